@@ -1,0 +1,97 @@
+//! Endpoint and connection configuration: every limit the engine enforces lives here.
+
+use crate::congestion::CcAlgorithm;
+use crate::time::Duration;
+
+/// Settings shared by every connection of an endpoint.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Most connections (of any state) at once; further SYNs are refused with RST.
+    pub max_connections: usize,
+    /// Most subflows per connection (initial one included).
+    pub max_subflows: usize,
+    /// Most half-open (SYN received) connections; further SYNs are dropped.
+    pub max_half_open: usize,
+    /// Send buffer per connection, bytes.
+    pub send_buffer: usize,
+    /// Receive buffer per connection, bytes (also bounds out-of-order data).
+    pub recv_buffer: usize,
+    /// Most out-of-order ranges tracked per subflow and per connection.
+    pub max_ooo_ranges: usize,
+    /// Most packets queued for transmission by the endpoint itself (RSTs, challenge ACKs).
+    pub max_pending_control: usize,
+    /// Maximum segment size announced and used (without options), bytes.
+    pub mss: u16,
+    /// Initial congestion window, in segments (RFC 6928).
+    pub initial_window_segments: u32,
+    /// Congestion control for new connections.
+    pub congestion: CcAlgorithm,
+    /// Offer MPTCP on outgoing connections and accept it on incoming ones.
+    pub mptcp: bool,
+    /// Ask for DSS checksums (flag A).
+    pub checksum: bool,
+    /// Set flag C: refuse MP_JOINs to the initial address and port.
+    pub deny_join_initial_addr: bool,
+    /// Nagle's algorithm (RFC 9293 §3.7.4) on new connections.
+    pub nagle: bool,
+    /// Delayed ACK timeout (RFC 9293 §3.8.6.3: at most 500 ms); ACK every second full segment.
+    pub delayed_ack: Duration,
+    /// Initial retransmission timeout (RFC 6298: 1 s).
+    pub initial_rto: Duration,
+    /// Lower bound on the RTO (Linux uses 200 ms; RFC 6298 says 1 s).
+    pub min_rto: Duration,
+    /// Upper bound on the RTO.
+    pub max_rto: Duration,
+    /// SYN retransmissions before giving up on connecting.
+    pub syn_retries: u32,
+    /// MP_CAPABLE SYN retransmissions before retrying without MPTCP (Linux: 2).
+    pub syn_retries_before_fallback: u32,
+    /// Data retransmissions of one segment before the subflow is declared dead.
+    pub max_retransmissions: u32,
+    /// Keepalive idle time; `None` disables keepalives.
+    pub keepalive: Option<Duration>,
+    /// TIME_WAIT duration (2 MSL).
+    pub time_wait: Duration,
+    /// Extra local addresses the server announces with ADD_ADDR (address ID = index + 1).
+    pub announce_addrs: Vec<std::net::IpAddr>,
+    /// ADD_ADDR retransmissions until echoed (Linux: one per `add_addr_timeout`).
+    pub add_addr_retries: u32,
+    /// Interval between ADD_ADDR retransmissions.
+    pub add_addr_timeout: Duration,
+    /// Most addresses remembered from the peer's ADD_ADDRs per connection.
+    pub max_remote_addrs: usize,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            max_connections: 4096,
+            max_subflows: 8,
+            max_half_open: 1024,
+            send_buffer: 4 << 20,
+            recv_buffer: 4 << 20,
+            max_ooo_ranges: 64,
+            max_pending_control: 1024,
+            mss: 1460,
+            initial_window_segments: 10,
+            congestion: CcAlgorithm::Reno,
+            mptcp: true,
+            checksum: false,
+            deny_join_initial_addr: false,
+            nagle: true,
+            delayed_ack: Duration::from_millis(40),
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(120),
+            syn_retries: 6,
+            syn_retries_before_fallback: 2,
+            max_retransmissions: 15,
+            keepalive: None,
+            time_wait: Duration::from_secs(60),
+            announce_addrs: Vec::new(),
+            add_addr_retries: 4,
+            add_addr_timeout: Duration::from_secs(2),
+            max_remote_addrs: 8,
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! The MPTCP connection.
+
+pub mod reassembly;
+pub mod send_buffer;

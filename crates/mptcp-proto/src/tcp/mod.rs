@@ -1,0 +1,2 @@
+//! One subflow's TCP.
+pub mod rtt;
