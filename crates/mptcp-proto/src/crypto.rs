@@ -205,8 +205,10 @@ mod tests {
         ),
     ];
 
+    type AddAddrVector = (u64, u64, u8, &'static str, Option<u16>, u64);
+
     /// (sender_key, receiver_key, addr_id, addr, port, hmac)
-    const ADD_ADDR_VECTORS: &[(u64, u64, u8, &str, Option<u16>, u64)] = &[
+    const ADD_ADDR_VECTORS: &[AddAddrVector] = &[
         (
             0x0123456789abcdef,
             0xfedcba9876543210,
