@@ -87,3 +87,26 @@ impl CcAlgorithm {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn congestion_algorithm_by_name() {
+        assert_eq!(CcAlgorithm::from_name("reno"), Ok(CcAlgorithm::Reno));
+        assert_eq!(CcAlgorithm::from_name("cubic"), Ok(CcAlgorithm::Cubic));
+        assert_eq!(CcAlgorithm::from_name("bbr"), Err(UnknownCc("bbr".into())));
+        assert_eq!(CcAlgorithm::default(), CcAlgorithm::Reno);
+    }
+
+    #[test]
+    fn congestion_build_controllers() {
+        for (alg, name) in [(CcAlgorithm::Reno, "reno"), (CcAlgorithm::Cubic, "cubic")] {
+            let cc = alg.build(1460, 14600);
+            assert_eq!(cc.name(), name);
+            assert_eq!(cc.window(), 14600);
+            assert_eq!(cc.ssthresh(), u64::MAX);
+        }
+    }
+}
