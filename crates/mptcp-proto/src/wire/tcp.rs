@@ -384,3 +384,475 @@ impl<'a> TcpRepr<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::mptcp::tests::{arb_addr, arb_option};
+    use crate::wire::{DataAck, Dss, DssMapping, MpCapable};
+    use proptest::prelude::*;
+
+    fn v4(a: [u8; 4]) -> IpAddr {
+        IpAddr::from(a)
+    }
+
+    /// Linux-style MPTCP SYN 10.0.0.1:40000 -> 10.0.0.2:80: MSS 1460, SACK-permitted,
+    /// timestamps, NOP, window scale 7, MP_CAPABLE v1 (A|H). Checksum computed with Python.
+    static SYN: [u8; 44] = [
+        0x9c, 0x40, 0x00, 0x50, 0x11, 0x22, 0x33, 0x44, 0x00, 0x00, 0x00, 0x00, 0xb0, 0x02, 0xfa,
+        0xf0, 0x28, 0x8c, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x00,
+        0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x07, 0x1e, 0x04, 0x01, 0x81,
+    ];
+
+    fn syn_addrs() -> (IpAddr, IpAddr) {
+        (v4([10, 0, 0, 1]), v4([10, 0, 0, 2]))
+    }
+
+    fn syn_repr() -> TcpRepr<'static> {
+        TcpRepr {
+            src_port: 40000,
+            dst_port: 80,
+            seq: SeqNum(0x1122_3344),
+            ack: SeqNum(0),
+            flags: TcpFlags(TcpFlags::SYN),
+            window: 64240,
+            urgent: 0,
+            options: SmallVec::from_vec(vec![
+                TcpOption::Mss(1460),
+                TcpOption::SackPermitted,
+                TcpOption::Timestamp { tsval: 1, tsecr: 0 },
+                TcpOption::Nop,
+                TcpOption::WindowScale(7),
+                TcpOption::Mptcp(MptcpOption::MpCapable(MpCapable {
+                    version: 1,
+                    flags: MpCapable::FLAG_A | MpCapable::FLAG_H,
+                    sender_key: None,
+                    receiver_key: None,
+                    data_len: None,
+                    checksum: None,
+                })),
+            ]),
+            payload: &[],
+        }
+    }
+
+    /// IPv6 data segment [2001:db8::1]:80 -> [2001:db8::2]:40000, ACK|PSH, NOP NOP TS,
+    /// DSS (DACK4 + 64-bit mapping) NOP NOP, payload "hello world" (odd length).
+    static DATA6: [u8; 67] = [
+        0x00, 0x50, 0x9c, 0x40, 0x55, 0x66, 0x77, 0x88, 0x11, 0x22, 0x33, 0x45, 0xe0, 0x18, 0x01,
+        0xf6, 0xcb, 0x5d, 0x00, 0x00, 0x01, 0x01, 0x08, 0x0a, 0x00, 0x00, 0x00, 0x64, 0x00, 0x00,
+        0x00, 0x3c, 0x1e, 0x16, 0x20, 0x0d, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x01, 0x00,
+        0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x05, 0xa0, 0x01, 0x01, 0x68, 0x65, 0x6c, 0x6c,
+        0x6f, 0x20, 0x77, 0x6f, 0x72, 0x6c, 0x64,
+    ];
+
+    fn data6_addrs() -> (IpAddr, IpAddr) {
+        (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+        )
+    }
+
+    fn data6_repr() -> TcpRepr<'static> {
+        TcpRepr {
+            src_port: 80,
+            dst_port: 40000,
+            seq: SeqNum(0x5566_7788),
+            ack: SeqNum(0x1122_3345),
+            flags: TcpFlags(TcpFlags::ACK | TcpFlags::PSH),
+            window: 502,
+            urgent: 0,
+            options: SmallVec::from_vec(vec![
+                TcpOption::Nop,
+                TcpOption::Nop,
+                TcpOption::Timestamp {
+                    tsval: 100,
+                    tsecr: 60,
+                },
+                TcpOption::Mptcp(MptcpOption::Dss(Dss {
+                    data_ack: Some(DataAck {
+                        value: 0x1234_5678,
+                        wide: false,
+                    }),
+                    mapping: Some(DssMapping {
+                        dsn: 0x1_0000_0002,
+                        wide: true,
+                        ssn: 1,
+                        data_len: 1440,
+                        checksum: None,
+                    }),
+                    data_fin: false,
+                })),
+                TcpOption::Nop,
+                TcpOption::Nop,
+            ]),
+            payload: b"hello world",
+        }
+    }
+
+    #[test]
+    fn parse_syn() {
+        let (s, d) = syn_addrs();
+        assert_eq!(TcpRepr::parse(&SYN, Some((s, d))).unwrap(), syn_repr());
+        assert_eq!(TcpRepr::parse(&SYN, None).unwrap(), syn_repr());
+        let r = syn_repr();
+        assert_eq!(r.mptcp_options().count(), 1);
+        assert!(r.flags.syn() && !r.flags.ack());
+    }
+
+    #[test]
+    fn emit_syn() {
+        let (s, d) = syn_addrs();
+        let r = syn_repr();
+        assert_eq!(r.header_len(), 44);
+        let mut buf = [0xa5; 44];
+        r.emit(&mut buf, s, d);
+        assert_eq!(buf, SYN);
+    }
+
+    #[test]
+    fn parse_emit_data_v6() {
+        let (s, d) = data6_addrs();
+        assert_eq!(TcpRepr::parse(&DATA6, Some((s, d))).unwrap(), data6_repr());
+        let r = data6_repr();
+        assert_eq!(r.buffer_len(), DATA6.len());
+        let mut buf = [0xa5; 67];
+        r.emit(&mut buf, s, d);
+        assert_eq!(buf, DATA6);
+    }
+
+    #[test]
+    fn bad_checksum() {
+        let (s, d) = syn_addrs();
+        let mut p = SYN;
+        p[43] ^= 0x01;
+        assert_eq!(
+            TcpRepr::parse(&p, Some((s, d))),
+            Err(ParseError::BadChecksum("tcp"))
+        );
+        // Wrong pseudo-header (address).
+        assert_eq!(
+            TcpRepr::parse(&SYN, Some((s, v4([10, 0, 0, 3])))),
+            Err(ParseError::BadChecksum("tcp"))
+        );
+        let (s6, d6) = data6_addrs();
+        assert_eq!(
+            TcpRepr::parse(&DATA6[..66], Some((s6, d6))),
+            Err(ParseError::BadChecksum("tcp"))
+        );
+    }
+
+    #[test]
+    fn truncated() {
+        for n in 0..20 {
+            assert_eq!(
+                TcpRepr::parse(&SYN[..n], None),
+                Err(ParseError::Truncated("tcp header"))
+            );
+        }
+        for n in 20..44 {
+            assert_eq!(
+                TcpRepr::parse(&SYN[..n], None),
+                Err(ParseError::Truncated("tcp options"))
+            );
+        }
+        let mut p = SYN;
+        p[12] = 0x40;
+        assert_eq!(
+            TcpRepr::parse(&p, None),
+            Err(ParseError::BadLength("tcp data offset"))
+        );
+    }
+
+    /// Parses a segment whose 20-byte header is SYN's and whose option area is `area`.
+    fn parse_area(area: &[u8]) -> Result<TcpOptions, ParseError> {
+        let mut seg = SYN[..20].to_vec();
+        seg[12] = ((20 + area.len()) / 4) as u8 * 16;
+        seg.extend_from_slice(area);
+        TcpRepr::parse(&seg, None).map(|r| r.options)
+    }
+
+    #[test]
+    fn bad_option_lengths() {
+        let cases: &[(&[u8], u8, u8)] = &[
+            (&[2, 3, 5, 1], 2, 3),
+            (&[2, 5, 5, 180, 0, 0, 0, 0], 2, 5),
+            (&[3, 4, 7, 0], 3, 4),
+            (&[4, 3, 0, 0], 4, 3),
+            (&[5, 2, 0, 0], 5, 2),
+            (&[5, 6, 0, 0, 0, 0, 0, 0], 5, 6),
+            (&[8, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 8, 9),
+            (&[99, 1, 0, 0], 99, 1),
+            (&[99, 0, 0, 0], 99, 0),
+            (&[30, 8, 0x20, 1], 30, 8),
+            (&[1, 1, 1, 99], 99, 0),
+        ];
+        for &(area, kind, len) in cases {
+            assert_eq!(
+                parse_area(area),
+                Err(ParseError::BadOptionLength { kind, len }),
+                "{area:?}"
+            );
+        }
+        // SACK with 5 blocks does not fit 40 bytes; checked directly on an area.
+        let mut sack5 = vec![5, 42];
+        sack5.extend_from_slice(&[0; 40]);
+        assert_eq!(
+            parse_options(&sack5),
+            Err(ParseError::BadOptionLength { kind: 5, len: 42 })
+        );
+    }
+
+    #[test]
+    fn end_stops_listing() {
+        let opts = parse_area(&[2, 4, 5, 180, 1, 0, 0xff, 0xff]).unwrap();
+        assert_eq!(
+            &opts[..],
+            &[TcpOption::Mss(1460), TcpOption::Nop, TcpOption::End]
+        );
+        let r = TcpRepr {
+            options: opts,
+            ..syn_repr()
+        };
+        assert_eq!(r.options_len(), 8);
+        let mut buf = vec![0xa5; r.buffer_len()];
+        let (s, d) = syn_addrs();
+        r.emit(&mut buf, s, d);
+        assert_eq!(&buf[20..28], &[2, 4, 5, 180, 1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn sack_and_unknown() {
+        let area = [
+            1, 1, 5, 18, 0, 0, 0, 1, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xf0, 0, 0, 0, 5, 0x22, 6, 0xab,
+            0xcd, 0xef, 0x01,
+        ];
+        let mut area = area.to_vec();
+        area.extend_from_slice(&[1, 1]);
+        let opts = parse_area(&area).unwrap();
+        assert_eq!(
+            &opts[..],
+            &[
+                TcpOption::Nop,
+                TcpOption::Nop,
+                TcpOption::Sack(SmallVec::from_vec(vec![
+                    (SeqNum(1), SeqNum(2)),
+                    (SeqNum(0xffff_fff0), SeqNum(5))
+                ])),
+                TcpOption::Unknown {
+                    kind: 0x22,
+                    data: SmallVec::from_slice(&[0xab, 0xcd, 0xef, 0x01]),
+                },
+                TcpOption::Nop,
+                TcpOption::Nop,
+            ]
+        );
+        let mut out = vec![0xa5; area.len()];
+        emit_options(&opts, &mut out);
+        assert_eq!(out, area);
+    }
+
+    #[test]
+    fn malformed_mptcp_is_unknown() {
+        // DSS with a length matching no form: kept verbatim, the segment still parses.
+        let area = [30, 7, 0x20, 0x01, 0, 0, 0, 1];
+        let opts = parse_area(&area).unwrap();
+        assert_eq!(
+            opts[0],
+            TcpOption::Mptcp(MptcpOption::Unknown {
+                data: SmallVec::from_slice(&[0x20, 0x01, 0, 0, 0]),
+            })
+        );
+        let mut out = [0xa5; 8];
+        emit_options(&opts, &mut out);
+        assert_eq!(out, area);
+        // Length 2: empty MPTCP body.
+        let opts = parse_area(&[30, 2, 1, 1]).unwrap();
+        assert_eq!(
+            opts[0],
+            TcpOption::Mptcp(MptcpOption::Unknown {
+                data: SmallVec::new()
+            })
+        );
+    }
+
+    fn arb_tcp_option() -> impl Strategy<Value = TcpOption> {
+        let seq = any::<u32>().prop_map(SeqNum);
+        prop_oneof![
+            Just(TcpOption::Nop),
+            any::<u16>().prop_map(TcpOption::Mss),
+            any::<u8>().prop_map(TcpOption::WindowScale),
+            Just(TcpOption::SackPermitted),
+            proptest::collection::vec((seq.clone(), seq), 1..=4)
+                .prop_map(|b| TcpOption::Sack(SmallVec::from_vec(b))),
+            any::<(u32, u32)>().prop_map(|(tsval, tsecr)| TcpOption::Timestamp { tsval, tsecr }),
+            arb_option().prop_map(TcpOption::Mptcp),
+            (
+                any::<u8>().prop_filter("unknown kind", |k| { !matches!(k, 0..=5 | 8 | 30) }),
+                proptest::collection::vec(any::<u8>(), 0..12),
+            )
+                .prop_map(|(kind, data)| TcpOption::Unknown {
+                    kind,
+                    data: SmallVec::from_vec(data),
+                }),
+        ]
+    }
+
+    /// Option lists (no `End`) whose padded length fits the 40-byte option area; an
+    /// `End` is appended sometimes.
+    fn arb_options() -> impl Strategy<Value = TcpOptions> {
+        (
+            proptest::collection::vec(arb_tcp_option(), 0..8),
+            any::<bool>(),
+        )
+            .prop_map(|(list, end)| {
+                let mut out = TcpOptions::new();
+                let mut len = 0;
+                for o in list {
+                    if len + o.buffer_len() + usize::from(end) <= 40 {
+                        len += o.buffer_len();
+                        out.push(o);
+                    }
+                }
+                if end {
+                    out.push(TcpOption::End);
+                }
+                out
+            })
+    }
+
+    /// What parsing the emitted options yields: up to the first `End`, with an `End`
+    /// added when padding was needed.
+    fn normalized(options: &[TcpOption]) -> TcpOptions {
+        let mut out = TcpOptions::new();
+        let mut len = 0;
+        for o in options {
+            out.push(o.clone());
+            if *o == TcpOption::End {
+                return out;
+            }
+            len += o.buffer_len();
+        }
+        if len % 4 != 0 {
+            out.push(TcpOption::End);
+        }
+        out
+    }
+
+    fn arb_segment(payload: &[u8]) -> impl Strategy<Value = TcpRepr<'_>> {
+        (
+            any::<(u16, u16, u32, u32, u8, u16, u16)>(),
+            arb_options(),
+            0..=payload.len(),
+        )
+            .prop_map(
+                move |((sp, dp, seq, ack, flags, window, urgent), options, n)| TcpRepr {
+                    src_port: sp,
+                    dst_port: dp,
+                    seq: SeqNum(seq),
+                    ack: SeqNum(ack),
+                    flags: TcpFlags(flags),
+                    window,
+                    urgent,
+                    options,
+                    payload: &payload[..n],
+                },
+            )
+    }
+
+    static PAYLOAD: [u8; 1500] = {
+        let mut p = [0u8; 1500];
+        let mut i = 0;
+        while i < p.len() {
+            p[i] = (i * 7 + 3) as u8;
+            i += 1;
+        }
+        p
+    };
+
+    proptest! {
+        #[test]
+        fn options_roundtrip(options in arb_options()) {
+            let n: usize = options.iter().map(TcpOption::buffer_len).sum();
+            let mut area = vec![0xa5; (n + 3) & !3];
+            emit_options(&options, &mut area);
+            let parsed = parse_options(&area).unwrap();
+            prop_assert_eq!(&parsed, &normalized(&options));
+            let mut again = vec![0x5a; area.len()];
+            emit_options(&parsed, &mut again);
+            prop_assert_eq!(again, area);
+        }
+
+        #[test]
+        fn segment_roundtrip(
+            repr in arb_segment(&PAYLOAD),
+            src in arb_addr(),
+            dst in arb_addr(),
+            fill in any::<u8>(),
+        ) {
+            let mut buf = vec![fill; repr.buffer_len()];
+            repr.emit(&mut buf, src, dst);
+            let parsed = TcpRepr::parse(&buf, Some((src, dst))).unwrap();
+            prop_assert_eq!(&parsed.options, &normalized(&repr.options));
+            prop_assert_eq!(
+                TcpRepr { options: parsed.options.clone(), ..repr.clone() },
+                parsed.clone()
+            );
+            let mut again = vec![!fill; parsed.buffer_len()];
+            parsed.emit(&mut again, src, dst);
+            prop_assert_eq!(again, buf);
+        }
+
+        /// Any parseable area without `End` and without known MPTCP subtypes (whose
+        /// reserved bits are dropped) is reproduced byte for byte.
+        #[test]
+        fn parsed_area_reemits_exactly(
+            words in proptest::collection::vec(any::<[u8; 4]>(), 0..=10),
+        ) {
+            let area: Vec<u8> = words.concat();
+            if let Ok(opts) = parse_options(&area) {
+                let mut out = vec![0xa5; area.len()];
+                emit_options(&opts, &mut out);
+                let reserved = opts.iter().any(|o| match o {
+                    TcpOption::End => true,
+                    TcpOption::Mptcp(m) => !matches!(m, MptcpOption::Unknown { .. }),
+                    _ => false,
+                });
+                if !reserved {
+                    prop_assert_eq!(&out, &area);
+                }
+                prop_assert_eq!(parse_options(&out).unwrap(), opts);
+            }
+        }
+
+        #[test]
+        fn parse_never_panics(
+            data in proptest::collection::vec(any::<u8>(), 0..100),
+            addrs in proptest::option::of((arb_addr(), arb_addr())),
+        ) {
+            let _ = TcpRepr::parse(&data, addrs);
+        }
+
+        #[test]
+        fn mutated_never_panics(
+            repr in arb_segment(&PAYLOAD[..64]),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4),
+            cut in any::<usize>(),
+        ) {
+            let (s, d) = syn_addrs();
+            let mut buf = vec![0; repr.buffer_len()];
+            repr.emit(&mut buf, s, d);
+            for (i, x) in flips {
+                let n = buf.len();
+                buf[i % n] ^= x;
+            }
+            let cut = cut % (buf.len() + 1);
+            let _ = TcpRepr::parse(&buf[..cut], None);
+            if let Ok(r) = TcpRepr::parse(&buf, None) {
+                // Whatever parsed must be emittable again.
+                let mut out = vec![0; r.buffer_len()];
+                r.emit(&mut out, s, d);
+            }
+        }
+    }
+}
