@@ -676,6 +676,64 @@ mod tests {
         );
     }
 
+    #[test]
+    fn linux_option_combinations() {
+        use crate::wire::{AddAddr, MpFastclose, MpTcpRst};
+        // RST carrying MP_FASTCLOSE then MP_TCPRST (Linux `mptcp_established_options`).
+        let rst = [
+            30,
+            12,
+            0x70,
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            30,
+            4,
+            0x81,
+            MpTcpRst::REASON_MPTCP,
+        ];
+        let opts = parse_area(&rst).unwrap();
+        assert_eq!(
+            &opts[..],
+            &[
+                TcpOption::Mptcp(MptcpOption::MpFastclose(MpFastclose {
+                    receiver_key: 0x0102_0304_0506_0708
+                })),
+                TcpOption::Mptcp(MptcpOption::MpTcpRst(MpTcpRst {
+                    flags: MpTcpRst::FLAG_T,
+                    reason: MpTcpRst::REASON_MPTCP
+                })),
+            ]
+        );
+        // ADD_ADDR echo with port (10 bytes) padded by two NOPs, after NOP NOP TS.
+        let add = [
+            1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 30, 10, 0x31, 4, 192, 0, 2, 1, 0x1f, 0x90, 1, 1,
+        ];
+        let opts = parse_area(&add).unwrap();
+        assert_eq!(
+            opts[3],
+            TcpOption::Mptcp(MptcpOption::AddAddr(AddAddr {
+                echo: true,
+                addr_id: 4,
+                addr: v4([192, 0, 2, 1]),
+                port: Some(8080),
+                hmac: None,
+            }))
+        );
+        for area in [&rst[..], &add[..]] {
+            let opts = parse_area(area).unwrap();
+            let mut out = vec![0xa5; area.len()];
+            emit_options(&opts, &mut out);
+            assert_eq!(&out[..], area);
+        }
+    }
+
     fn arb_tcp_option() -> impl Strategy<Value = TcpOption> {
         let seq = any::<u32>().prop_map(SeqNum);
         prop_oneof![
