@@ -3,11 +3,20 @@
 
 use crate::config::EndpointConfig;
 use crate::congestion::CcAlgorithm;
+use crate::connection::input::SegOptions;
+use crate::connection::{Connection, Role};
 use crate::error::{ConnectError, ListenError, ReadError, WriteError};
-use crate::event::Event;
+use crate::event::{CloseReason, Event};
 use crate::stats::ConnectionStats;
 use crate::time::Instant;
+use crate::wire::{
+    IpRepr, MpJoin, MpTcpRst, MptcpOption, TcpFlags, TcpOption, TcpOptions, TcpRepr, IP_PROTO_TCP,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// Opaque handle of a connection, never reused within an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,16 +52,71 @@ pub struct ConnectParams {
     pub congestion: CcAlgorithm,
 }
 
+/// Endpoint-wide counters (packets that belong to no connection).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    /// Packets that did not parse (bad IP/TCP header, checksum, lengths).
+    pub malformed: u64,
+    /// Packets of another protocol than TCP.
+    pub not_tcp: u64,
+    /// Segments for no connection and no listener (answered with RST).
+    pub no_connection: u64,
+    /// MP_JOIN SYNs with an unknown token (MPTcpExt MPJoinNoTokenFound).
+    pub join_no_token: u64,
+    /// MP_JOIN SYNs refused (limits, connection state).
+    pub join_refused: u64,
+    /// SYNs dropped because of the connection or half-open limits.
+    pub syn_dropped: u64,
+    /// Token collisions avoided by regenerating a key.
+    pub token_collisions: u64,
+}
+
 /// The engine. See the crate documentation for the call order.
 pub struct Endpoint {
-    config: EndpointConfig,
+    config: Arc<EndpointConfig>,
+    rng: ChaCha8Rng,
+    connections: BTreeMap<u64, Connection>,
+    next_handle: u64,
+    /// (local, remote) -> (connection, subflow).
+    tuples: HashMap<(SocketAddr, SocketAddr), (u64, SubflowId)>,
+    /// Local token -> connection (RFC 8684 §3.2 MP_JOIN lookup).
+    tokens: HashMap<u32, u64>,
+    listeners: BTreeSet<u16>,
+    /// Connections that may have something to send, in round-robin order.
+    dirty: VecDeque<u64>,
+    dirty_set: HashSet<u64>,
+    /// Connections with events to deliver.
+    eventful: VecDeque<u64>,
+    eventful_set: HashSet<u64>,
+    /// (deadline, connection) for every armed connection.
+    timers: BTreeSet<(Instant, u64)>,
+    timer_of: HashMap<u64, Instant>,
+    /// Packets the endpoint itself answers with (RSTs).
+    control: VecDeque<(IpAddr, IpAddr, Vec<u8>)>,
+    /// Events not tied to a live connection.
+    stats: EndpointStats,
 }
 
 impl Endpoint {
     /// A new endpoint; `seed` drives every random choice (keys, ISNs, ports).
     pub fn new(config: EndpointConfig, seed: u64) -> Self {
-        let _ = seed;
-        Endpoint { config }
+        Endpoint {
+            config: Arc::new(config),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            connections: BTreeMap::new(),
+            next_handle: 1,
+            tuples: HashMap::new(),
+            tokens: HashMap::new(),
+            listeners: BTreeSet::new(),
+            dirty: VecDeque::new(),
+            dirty_set: HashSet::new(),
+            eventful: VecDeque::new(),
+            eventful_set: HashSet::new(),
+            timers: BTreeSet::new(),
+            timer_of: HashMap::new(),
+            control: VecDeque::new(),
+            stats: EndpointStats::default(),
+        }
     }
 
     /// The configuration.
@@ -60,88 +124,544 @@ impl Endpoint {
         &self.config
     }
 
+    /// Endpoint-wide counters.
+    pub fn endpoint_stats(&self) -> &EndpointStats {
+        &self.stats
+    }
+
     /// Default connect parameters from the endpoint configuration.
     pub fn connect_params(&self, local_addrs: Vec<IpAddr>, remote: SocketAddr) -> ConnectParams {
-        ConnectParams { local_addrs, remote, mptcp: self.config.mptcp, congestion: self.config.congestion }
+        ConnectParams {
+            local_addrs,
+            remote,
+            mptcp: self.config.mptcp,
+            congestion: self.config.congestion,
+        }
     }
 
     /// Accept connections to `port` on any local address.
     pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
-        let _ = port;
-        todo!("engine")
+        if !self.listeners.insert(port) {
+            return Err(ListenError::AlreadyListening(port));
+        }
+        Ok(())
+    }
+
+    /// A fresh key whose token is not in use (RFC 8684 §3.1: regenerate on collision).
+    fn fresh_key(&mut self) -> u64 {
+        loop {
+            let key: u64 = self.rng.gen();
+            if key == 0 {
+                continue;
+            }
+            if self.tokens.contains_key(&crate::crypto::token(key)) {
+                self.stats.token_collisions += 1;
+                continue;
+            }
+            return key;
+        }
+    }
+
+    /// A local port free for `(local ip, remote)`.
+    fn free_port(&mut self, local: IpAddr, remote: SocketAddr) -> Option<u16> {
+        for _ in 0..64 {
+            let port = self.rng.gen_range(32768..61000);
+            if !self
+                .tuples
+                .contains_key(&(SocketAddr::new(local, port), remote))
+            {
+                return Some(port);
+            }
+        }
+        (32768..61000).find(|p| {
+            !self
+                .tuples
+                .contains_key(&(SocketAddr::new(local, *p), remote))
+        })
+    }
+
+    fn new_connection(
+        &mut self,
+        role: Role,
+        mptcp: bool,
+        cc: CcAlgorithm,
+        local_addrs: Vec<IpAddr>,
+    ) -> u64 {
+        let h = self.next_handle;
+        self.next_handle += 1;
+        let key = if mptcp {
+            self.fresh_key()
+        } else {
+            self.rng.gen::<u64>() | 1
+        };
+        let seed = self.rng.gen();
+        let conn = Connection::new(
+            ConnectionHandle(h),
+            role,
+            self.config.clone(),
+            seed,
+            mptcp,
+            cc,
+            key,
+            local_addrs,
+            Box::new(crate::scheduler::MinRtt),
+            Box::new(crate::path_manager::DefaultPm),
+        );
+        if mptcp {
+            self.tokens.insert(crate::crypto::token(key), h);
+        }
+        self.connections.insert(h, conn);
+        h
     }
 
     /// Starts a connection; the SYN goes out on the next `poll_transmit`.
-    pub fn connect(&mut self, now: Instant, params: ConnectParams) -> Result<ConnectionHandle, ConnectError> {
-        let _ = (now, params);
-        todo!("engine")
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        params: ConnectParams,
+    ) -> Result<ConnectionHandle, ConnectError> {
+        let local_ip = params
+            .local_addrs
+            .iter()
+            .copied()
+            .find(|a| a.is_ipv4() == params.remote.is_ipv4())
+            .ok_or(ConnectError::NoLocalAddress)?;
+        if self.connections.len() >= self.config.max_connections {
+            return Err(ConnectError::TooManyConnections(
+                self.config.max_connections,
+            ));
+        }
+        let port = self
+            .free_port(local_ip, params.remote)
+            .ok_or(ConnectError::NoFreePort)?;
+        let local = SocketAddr::new(local_ip, port);
+        let h = self.new_connection(
+            Role::Client,
+            params.mptcp,
+            params.congestion,
+            params.local_addrs.clone(),
+        );
+        let conn = self.connections.get_mut(&h).expect("just inserted");
+        let idx = conn.start_client(now, local, params.remote);
+        let id = conn.subflows[idx].id;
+        self.tuples.insert((local, params.remote), (h, id));
+        self.touch(h, now);
+        Ok(ConnectionHandle(h))
     }
 
     /// Feeds one IP packet received from the network. Malformed packets are counted and dropped.
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
-        let _ = (now, packet);
-        todo!("engine")
+        let Ok((ip, payload)) = IpRepr::parse(packet) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        if ip.protocol != IP_PROTO_TCP {
+            self.stats.not_tcp += 1;
+            return;
+        }
+        let Ok(seg) = TcpRepr::parse(payload, Some((ip.src, ip.dst))) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let local = SocketAddr::new(ip.dst, seg.dst_port);
+        let remote = SocketAddr::new(ip.src, seg.src_port);
+        let opts = SegOptions::from_repr(&seg);
+        if let Some(&(h, sid)) = self.tuples.get(&(local, remote)) {
+            if let Some(conn) = self.connections.get_mut(&h) {
+                if let Some(idx) = conn.subflow_index(sid) {
+                    conn.handle_segment(now, idx, &seg, &opts);
+                    conn.arm_keepalive(idx);
+                }
+            }
+            self.touch(h, now);
+            return;
+        }
+        if seg.flags.rst() {
+            return;
+        }
+        if seg.flags.syn() && !seg.flags.ack() && self.listeners.contains(&seg.dst_port) {
+            self.on_listen_syn(now, local, remote, &seg, &opts);
+            return;
+        }
+        self.stats.no_connection += 1;
+        self.queue_reset(local, remote, &seg, None);
+    }
+
+    /// A SYN to a listener: a new connection, or an MP_JOIN for an existing one.
+    fn on_listen_syn(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+        opts: &SegOptions,
+    ) {
+        if let Some(MpJoin::Syn { token, .. }) = opts.join {
+            let Some(&h) = self.tokens.get(&token) else {
+                self.stats.join_no_token += 1;
+                self.queue_reset(local, remote, seg, Some(MpTcpRst::REASON_MPTCP));
+                return;
+            };
+            let Some(conn) = self.connections.get_mut(&h) else {
+                return;
+            };
+            match conn.accept_join(now, local, remote, seg, opts) {
+                Some(idx) => {
+                    let id = conn.subflows[idx].id;
+                    self.tuples.insert((local, remote), (h, id));
+                    self.touch(h, now);
+                }
+                None => {
+                    self.stats.join_refused += 1;
+                    self.queue_reset(local, remote, seg, Some(MpTcpRst::REASON_PROHIBITED));
+                }
+            }
+            return;
+        }
+        let half_open = self
+            .connections
+            .values()
+            .filter(|c| !c.announced_to_app && c.role == Role::Server)
+            .count();
+        if self.connections.len() >= self.config.max_connections
+            || half_open >= self.config.max_half_open
+        {
+            self.stats.syn_dropped += 1;
+            return;
+        }
+        let mptcp = self.config.mptcp && opts.syn_mpc().is_some();
+        let mut locals = vec![local.ip()];
+        locals.extend(
+            self.config
+                .announce_addrs
+                .iter()
+                .copied()
+                .filter(|a| *a != local.ip()),
+        );
+        let h = self.new_connection(Role::Server, mptcp, self.config.congestion, locals);
+        let conn = self.connections.get_mut(&h).expect("just inserted");
+        let idx = conn.accept_syn(now, local, remote, seg, opts);
+        let id = conn.subflows[idx].id;
+        self.tuples.insert((local, remote), (h, id));
+        self.touch(h, now);
+    }
+
+    /// Answers a segment that has no connection with a RST (RFC 9293 §3.10.7.1).
+    fn queue_reset(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+        reason: Option<u8>,
+    ) {
+        if seg.flags.rst() || self.control.len() >= self.config.max_pending_control {
+            return;
+        }
+        let mut options = TcpOptions::new();
+        if let Some(r) = reason {
+            options.push(TcpOption::Mptcp(MptcpOption::MpTcpRst(MpTcpRst {
+                flags: 0,
+                reason: r,
+            })));
+        }
+        let (seq, ack, flags) = if seg.flags.ack() {
+            (seg.ack, crate::SeqNum(0), TcpFlags::RST)
+        } else {
+            let len =
+                seg.payload.len() as u32 + u32::from(seg.flags.syn()) + u32::from(seg.flags.fin());
+            (
+                crate::SeqNum(0),
+                seg.seq + len,
+                TcpFlags::RST | TcpFlags::ACK,
+            )
+        };
+        let repr = TcpRepr {
+            src_port: local.port(),
+            dst_port: remote.port(),
+            seq,
+            ack,
+            flags: TcpFlags(flags),
+            window: 0,
+            urgent: 0,
+            options,
+            payload: &[],
+        };
+        let mut buf = Vec::new();
+        let _ = crate::connection::output::write_packet(&mut buf, local.ip(), remote.ip(), &repr);
+        self.control.push_back((local.ip(), remote.ip(), buf));
+    }
+
+    /// After any input to a connection: open requested subflows, forget ended ones, re-arm
+    /// its timer, note it may send and may have events; drop it once drained.
+    fn touch(&mut self, h: u64, now: Instant) {
+        let Some(conn) = self.connections.get_mut(&h) else {
+            return;
+        };
+        let opens = std::mem::take(&mut conn.pending_opens);
+        for (local_ip, remote) in opens {
+            let Some(port) = self.free_port(local_ip, remote) else {
+                continue;
+            };
+            let conn = self.connections.get_mut(&h).expect("present");
+            let local = SocketAddr::new(local_ip, port);
+            if let Some(idx) = conn.open_join(now, local, remote) {
+                let id = conn.subflows[idx].id;
+                self.tuples.insert((local, remote), (h, id));
+            }
+        }
+        let conn = self.connections.get_mut(&h).expect("present");
+        for t in conn.removed_tuples.drain(..) {
+            if self.tuples.get(&t).is_some_and(|(c, _)| *c == h) {
+                self.tuples.remove(&t);
+            }
+        }
+        conn.arm_persist(now);
+        let deadline = conn.next_timeout();
+        let has_events = !conn.events.is_empty() || (conn.closed.is_some() && !conn.close_reported);
+        let drained = conn.is_drained();
+        if let Some(old) = self.timer_of.remove(&h) {
+            self.timers.remove(&(old, h));
+        }
+        if drained {
+            self.remove_connection(h);
+            return;
+        }
+        if let Some(d) = deadline {
+            self.timers.insert((d, h));
+            self.timer_of.insert(h, d);
+        }
+        if self.dirty_set.insert(h) {
+            self.dirty.push_back(h);
+        }
+        if has_events && self.eventful_set.insert(h) {
+            self.eventful.push_back(h);
+        }
+    }
+
+    fn remove_connection(&mut self, h: u64) {
+        if let Some(conn) = self.connections.remove(&h) {
+            self.tokens.retain(|_, c| *c != h);
+            for sf in conn.subflows.iter() {
+                let t = (sf.local, sf.remote);
+                if self.tuples.get(&t).is_some_and(|(c, _)| *c == h) {
+                    self.tuples.remove(&t);
+                }
+            }
+        }
+        if let Some(old) = self.timer_of.remove(&h) {
+            self.timers.remove(&(old, h));
+        }
+        self.dirty_set.remove(&h);
+        self.eventful_set.remove(&h);
     }
 
     /// Writes the next packet to send into `buf` (cleared first), if any.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
-        let _ = (now, buf);
-        todo!("engine")
+        if let Some((src, dst, pkt)) = self.control.pop_front() {
+            buf.clear();
+            buf.extend_from_slice(&pkt);
+            return Some(Transmit {
+                src,
+                dst,
+                len: pkt.len(),
+            });
+        }
+        while let Some(h) = self.dirty.pop_front() {
+            let Some(conn) = self.connections.get_mut(&h) else {
+                self.dirty_set.remove(&h);
+                continue;
+            };
+            match conn.poll_transmit(now, buf) {
+                Some(t) => {
+                    self.dirty.push_back(h);
+                    let conn_has_changes = !conn.removed_tuples.is_empty()
+                        || !conn.pending_opens.is_empty()
+                        || conn.closed.is_some();
+                    let deadline = conn.next_timeout();
+                    if conn_has_changes {
+                        self.dirty_set.remove(&h);
+                        self.dirty.pop_back();
+                        self.touch(h, now);
+                    } else if self.timer_of.get(&h) != deadline.as_ref() {
+                        if let Some(old) = self.timer_of.remove(&h) {
+                            self.timers.remove(&(old, h));
+                        }
+                        if let Some(d) = deadline {
+                            self.timers.insert((d, h));
+                            self.timer_of.insert(h, d);
+                        }
+                    }
+                    return Some(t);
+                }
+                None => {
+                    self.dirty_set.remove(&h);
+                    let deadline = conn.next_timeout();
+                    if self.timer_of.get(&h) != deadline.as_ref() {
+                        if let Some(old) = self.timer_of.remove(&h) {
+                            self.timers.remove(&(old, h));
+                        }
+                        if let Some(d) = deadline {
+                            self.timers.insert((d, h));
+                            self.timer_of.insert(h, d);
+                        }
+                    }
+                    if conn.is_drained() || (conn.closed.is_some() && !conn.close_reported) {
+                        self.touch(h, now);
+                        self.dirty_set.remove(&h);
+                        self.dirty.retain(|x| *x != h);
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// The earliest time `handle_timeout` must be called, if any timer is armed.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        todo!("engine")
+        self.timers.first().map(|(t, _)| *t)
     }
 
     /// Runs every timer that expired at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
-        todo!("engine")
+        while let Some(&(t, h)) = self.timers.first() {
+            if t > now {
+                break;
+            }
+            self.timers.pop_first();
+            self.timer_of.remove(&h);
+            if let Some(conn) = self.connections.get_mut(&h) {
+                conn.handle_timeout(now);
+            }
+            self.touch(h, now);
+        }
     }
 
     /// The next application event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        todo!("engine")
+        while let Some(&h) = self.eventful.front() {
+            let Some(conn) = self.connections.get_mut(&h) else {
+                self.eventful.pop_front();
+                self.eventful_set.remove(&h);
+                continue;
+            };
+            if let Some(ev) = conn.events.pop_front() {
+                return Some(ev);
+            }
+            if let Some(reason) = conn.closed {
+                let app_done = reason != CloseReason::Normal || conn.recv.readable_len() == 0;
+                if !conn.close_reported && app_done && conn.announced_to_app {
+                    conn.close_reported = true;
+                    return Some(Event::Closed {
+                        conn: ConnectionHandle(h),
+                        reason,
+                    });
+                }
+                if !conn.close_reported && !conn.announced_to_app {
+                    // Never surfaced to the application: drop silently.
+                    conn.close_reported = true;
+                }
+            }
+            self.eventful.pop_front();
+            self.eventful_set.remove(&h);
+            let drained = conn.is_drained();
+            if drained {
+                self.remove_connection(h);
+            }
+        }
+        None
+    }
+
+    fn conn_mut(&mut self, conn: ConnectionHandle) -> Option<&mut Connection> {
+        self.connections.get_mut(&conn.0)
     }
 
     /// Queues application data; returns how many bytes were accepted (possibly fewer than given).
     pub fn send(&mut self, conn: ConnectionHandle, data: &[u8]) -> Result<usize, WriteError> {
-        let _ = (conn, data);
-        todo!("engine")
+        let Some(c) = self.conn_mut(conn) else {
+            return Err(WriteError::Closed);
+        };
+        let r = c.send(data);
+        if r.is_ok() {
+            self.mark_dirty(conn.0);
+        }
+        r
+    }
+
+    fn mark_dirty(&mut self, h: u64) {
+        if self.dirty_set.insert(h) {
+            self.dirty.push_back(h);
+        }
     }
 
     /// Reads in-order data. `Ok(0)` means the peer finished and everything was read.
     pub fn recv(&mut self, conn: ConnectionHandle, buf: &mut [u8]) -> Result<usize, ReadError> {
-        let _ = (conn, buf);
-        todo!("engine")
+        let Some(c) = self.conn_mut(conn) else {
+            return Err(ReadError::Closed);
+        };
+        let r = c.recv(buf);
+        let wants =
+            c.subflows.iter().any(|s| s.ack_now) || (c.closed.is_some() && !c.close_reported);
+        if wants {
+            self.mark_dirty(conn.0);
+            if self.eventful_set.insert(conn.0) {
+                self.eventful.push_back(conn.0);
+            }
+        }
+        r
     }
 
     /// Closes the sending side after the queued data (DATA_FIN / FIN).
     pub fn shutdown(&mut self, conn: ConnectionHandle) -> Result<(), WriteError> {
-        let _ = conn;
-        todo!("engine")
+        let Some(c) = self.conn_mut(conn) else {
+            return Err(WriteError::Closed);
+        };
+        c.shutdown()?;
+        self.mark_dirty(conn.0);
+        Ok(())
     }
 
     /// Aborts the connection (MP_FASTCLOSE, or RST in plain TCP).
-    pub fn abort(&mut self, conn: ConnectionHandle) {
-        let _ = conn;
-        todo!("engine")
+    pub fn abort(&mut self, now: Instant, conn: ConnectionHandle) {
+        if let Some(c) = self.conn_mut(conn) {
+            c.abort();
+            self.touch(conn.0, now);
+        }
+    }
+
+    /// Marks a subflow backup (or regular) and tells the peer with MP_PRIO.
+    pub fn set_subflow_backup(&mut self, conn: ConnectionHandle, subflow: SubflowId, backup: bool) {
+        if let Some(c) = self.conn_mut(conn) {
+            if let Some(idx) = c.subflow_index(subflow) {
+                c.set_backup(idx, backup);
+            }
+            self.mark_dirty(conn.0);
+        }
+    }
+
+    /// Stops using a local address on a connection: REMOVE_ADDR, its subflows reset.
+    pub fn remove_local_address(&mut self, now: Instant, conn: ConnectionHandle, addr: IpAddr) {
+        if let Some(c) = self.conn_mut(conn) {
+            c.remove_local_addr(addr);
+            self.touch(conn.0, now);
+        }
     }
 
     /// Counters of a connection, `None` for an unknown handle.
     pub fn stats(&self, conn: ConnectionHandle) -> Option<ConnectionStats> {
-        let _ = conn;
-        todo!("engine")
+        self.connections.get(&conn.0).map(|c| c.stats())
     }
 
     /// Number of live connections (for limits and tests).
     pub fn connection_count(&self) -> usize {
-        todo!("engine")
+        self.connections.len()
     }
 
     /// Bytes of memory held in buffers across all connections (for the bounded-memory tests).
     pub fn buffered_bytes(&self) -> usize {
-        todo!("engine")
+        self.connections
+            .values()
+            .map(|c| c.buffered_bytes())
+            .sum::<usize>()
+            + self.control.iter().map(|(_, _, p)| p.len()).sum::<usize>()
     }
 }

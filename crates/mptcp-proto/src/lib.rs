@@ -19,7 +19,9 @@ pub mod crypto;
 pub mod endpoint;
 pub mod error;
 pub mod event;
+pub mod path_manager;
 pub mod range_set;
+pub mod scheduler;
 pub mod seq;
 pub mod stats;
 pub mod tcp;
@@ -28,7 +30,7 @@ pub mod wire;
 
 pub use config::EndpointConfig;
 pub use congestion::CcAlgorithm;
-pub use endpoint::{ConnectParams, ConnectionHandle, Endpoint, SubflowId, Transmit};
+pub use endpoint::{ConnectParams, ConnectionHandle, Endpoint, EndpointStats, SubflowId, Transmit};
 pub use error::{ConnectError, ListenError, ReadError, WriteError};
 pub use event::{CloseReason, Event};
 pub use seq::{Dsn, SeqNum};

@@ -5,7 +5,7 @@
 ///
 /// Lookups and insertions use binary search, so [`RangeSet::insert`] costs
 /// `O(log n + merged)` (plus the shift of the tail of the vector).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeSet {
     /// Invariant: for consecutive `a`, `b`: `a.0 < a.1 < b.0 < b.1`.
     ranges: Vec<(u64, u64)>,

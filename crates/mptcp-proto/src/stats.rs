@@ -87,6 +87,8 @@ pub struct ConnectionStats {
     pub mp_fail_rx: u64,
     /// MP_FASTCLOSE received (MPTcpExt MPFastcloseRx).
     pub mp_fastclose_rx: u64,
+    /// MP_FASTCLOSE ignored for a wrong key.
+    pub mp_fastclose_bad_key: u64,
     /// MP_FASTCLOSE sent (MPTcpExt MPFastcloseTx).
     pub mp_fastclose_tx: u64,
     /// MP_TCPRST received (MPTcpExt MPRstRx).

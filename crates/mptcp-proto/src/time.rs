@@ -91,7 +91,10 @@ mod tests {
         let t = Instant::from_nanos(10);
         assert_eq!(t - Duration::from_nanos(20), Instant::ZERO);
         assert_eq!(Instant::MAX + Duration::from_secs(1), Instant::MAX);
-        assert_eq!(Instant::from_millis_for_test(3) - Instant::from_millis_for_test(1), Duration::from_millis(2));
+        assert_eq!(
+            Instant::from_millis_for_test(3) - Instant::from_millis_for_test(1),
+            Duration::from_millis(2)
+        );
         assert_eq!(Instant::ZERO - t, Duration::ZERO);
     }
 

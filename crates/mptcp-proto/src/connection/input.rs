@@ -1,0 +1,1245 @@
+//! Segments in: the TCP state machine of each subflow (RFC 9293 §3.10.7 with RFC 5961 and
+//! RFC 7323 checks) and the MPTCP handshakes and data-level processing (RFC 8684 §3.1-3.3).
+
+use super::{Connection, Mode, Role};
+use crate::crypto;
+use crate::event::{CloseReason, Event};
+use crate::seq::{Dsn, SeqNum};
+use crate::tcp::subflow::{JoinState, RxMap, Timer};
+use crate::tcp::{unwrap_seq, TcpState};
+use crate::time::Instant;
+use crate::wire::{
+    AddAddr, Dss, MpCapable, MpFail, MpFastclose, MpJoin, MpPrio, MpTcpRst, MptcpOption,
+    RemoveAddr, TcpOption, TcpRepr,
+};
+use smallvec::SmallVec;
+use std::net::SocketAddr;
+
+/// The options of one segment, sorted out once.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SegOptions {
+    pub mss: Option<u16>,
+    pub wscale: Option<u8>,
+    pub sack_permitted: bool,
+    pub timestamp: Option<(u32, u32)>,
+    pub sack: SmallVec<[(SeqNum, SeqNum); 4]>,
+    pub mpc: Option<MpCapable>,
+    pub join: Option<MpJoin>,
+    pub dss: Option<Dss>,
+    pub add_addr: SmallVec<[AddAddr; 1]>,
+    pub remove_addr: Option<RemoveAddr>,
+    pub prio: Option<MpPrio>,
+    pub fail: Option<MpFail>,
+    pub fastclose: Option<MpFastclose>,
+    pub tcprst: Option<MpTcpRst>,
+    /// Some MPTCP option was present.
+    pub any_mptcp: bool,
+}
+
+impl SegOptions {
+    /// Sorts the options of `seg`; the first of each MPTCP kind wins.
+    pub(crate) fn from_repr(seg: &TcpRepr<'_>) -> Self {
+        let mut o = SegOptions::default();
+        for opt in seg.options.iter() {
+            match opt {
+                TcpOption::Mss(m) => o.mss = Some(*m),
+                TcpOption::WindowScale(w) => o.wscale = Some(*w),
+                TcpOption::SackPermitted => o.sack_permitted = true,
+                TcpOption::Timestamp { tsval, tsecr } => o.timestamp = Some((*tsval, *tsecr)),
+                TcpOption::Sack(blocks) => o.sack = blocks.clone(),
+                TcpOption::Mptcp(m) => {
+                    o.any_mptcp = true;
+                    match m {
+                        MptcpOption::MpCapable(x) => o.mpc = o.mpc.or(Some(*x)),
+                        MptcpOption::MpJoin(x) => o.join = o.join.or(Some(*x)),
+                        MptcpOption::Dss(x) => o.dss = o.dss.or(Some(*x)),
+                        MptcpOption::AddAddr(x) => {
+                            if o.add_addr.len() < 4 {
+                                o.add_addr.push(*x)
+                            }
+                        }
+                        MptcpOption::RemoveAddr(x) => {
+                            if o.remove_addr.is_none() {
+                                o.remove_addr = Some(x.clone())
+                            }
+                        }
+                        MptcpOption::MpPrio(x) => o.prio = o.prio.or(Some(*x)),
+                        MptcpOption::MpFail(x) => o.fail = o.fail.or(Some(*x)),
+                        MptcpOption::MpFastclose(x) => o.fastclose = o.fastclose.or(Some(*x)),
+                        MptcpOption::MpTcpRst(x) => o.tcprst = o.tcprst.or(Some(*x)),
+                        MptcpOption::Unknown { .. } => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        o
+    }
+
+    /// An MP_CAPABLE acceptable on a SYN (RFC 8684 §3.1; Linux's strict checks): 4 bytes,
+    /// version >= 1, H set, B clear.
+    pub(crate) fn syn_mpc(&self) -> Option<MpCapable> {
+        self.mpc.filter(|m| {
+            m.sender_key.is_none()
+                && m.version >= 1
+                && m.flags & MpCapable::FLAG_B == 0
+                && m.flags & MpCapable::FLAG_H != 0
+        })
+    }
+
+    /// An MP_CAPABLE acceptable on a SYN/ACK or later: version 1, H set, B clear, with a key.
+    pub(crate) fn keyed_mpc(&self) -> Option<MpCapable> {
+        self.mpc.filter(|m| {
+            m.sender_key.is_some()
+                && m.version == 1
+                && m.flags & MpCapable::FLAG_B == 0
+                && m.flags & MpCapable::FLAG_H != 0
+        })
+    }
+}
+
+impl Connection {
+    /// Client: the initial subflow, SYN queued.
+    pub(crate) fn start_client(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> usize {
+        let idx = self.add_subflow(now, local, remote, TcpState::SynSent);
+        if self.mode == Mode::Tcp {
+            self.tx_infinite = Some((1, 0));
+            self.rx_infinite = Some((1, 0));
+        }
+        self.subflows[idx].syn_pending = true;
+        idx
+    }
+
+    /// Client: a joined subflow (RFC 8684 §3.2), SYN queued.
+    pub(crate) fn open_join(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Option<usize> {
+        if self.mode != Mode::Mptcp
+            || !self.fully_established
+            || self.remote_key.is_none()
+            || self.closed.is_some()
+        {
+            return None;
+        }
+        let alive = self
+            .subflows
+            .iter()
+            .filter(|s| s.state != TcpState::Closed)
+            .count();
+        if alive >= self.config.max_subflows {
+            return None;
+        }
+        let local_addr_id = self.local_addr_id(local.ip());
+        let remote_addr_id = self
+            .remote_addrs
+            .iter()
+            .find(|(_, a)| a.ip() == remote.ip())
+            .map_or(0, |(id, _)| *id);
+        let nonce = rand::Rng::gen(&mut self.rng);
+        let idx = self.add_subflow(now, local, remote, TcpState::SynSent);
+        let sf = &mut self.subflows[idx];
+        sf.join = Some(JoinState {
+            local_nonce: nonce,
+            remote_nonce: 0,
+            local_addr_id,
+            remote_addr_id,
+            fully_established: false,
+        });
+        sf.local_addr_id = local_addr_id;
+        sf.remote_addr_id = remote_addr_id;
+        sf.syn_pending = true;
+        Some(idx)
+    }
+
+    /// Our address ID for a local address: its position in our address list (0 = initial).
+    pub(crate) fn local_addr_id(&self, ip: std::net::IpAddr) -> u8 {
+        if let Some(first) = self.subflows.first() {
+            if first.local.ip() == ip {
+                return 0;
+            }
+        }
+        if let Some(a) = self.announcements.iter().find(|a| a.addr == ip) {
+            return a.id;
+        }
+        self.local_addrs
+            .iter()
+            .position(|a| *a == ip)
+            .map_or(0, |p| (p + 1).min(255) as u8)
+    }
+
+    /// Applies the SYN's TCP options to a subflow (RFC 7323 §2.2, RFC 2018 §2, RFC 9293 §3.7.1).
+    fn negotiate_syn_options(
+        &mut self,
+        idx: usize,
+        seg: &TcpRepr<'_>,
+        opts: &SegOptions,
+        we_offered: bool,
+    ) {
+        let our_mss = u32::from(self.config.mss);
+        let sf = &mut self.subflows[idx];
+        sf.irs = seg.seq;
+        sf.rcv_nxt = 1;
+        sf.mss = our_mss.min(u32::from(opts.mss.unwrap_or(536)).max(64));
+        sf.cc.on_mss(sf.mss);
+        sf.wscale_ok = opts.wscale.is_some();
+        match opts.wscale {
+            Some(w) => sf.snd_wscale = w.min(14),
+            None => {
+                sf.snd_wscale = 0;
+                sf.rcv_wscale = 0;
+            }
+        }
+        sf.sack_ok = opts.sack_permitted;
+        if let Some((tsval, _)) = opts.timestamp {
+            sf.ts_ok = true;
+            sf.ts_recent = tsval;
+        } else {
+            sf.ts_ok = false;
+        }
+        let _ = we_offered;
+        sf.snd_wnd = u64::from(seg.window);
+        sf.max_snd_wnd = sf.snd_wnd;
+    }
+
+    /// Server: the initial subflow from a SYN (RFC 9293 LISTEN state; RFC 8684 §3.1).
+    pub(crate) fn accept_syn(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+        opts: &SegOptions,
+    ) -> usize {
+        let idx = self.add_subflow(now, local, remote, TcpState::SynReceived);
+        self.negotiate_syn_options(idx, seg, opts, false);
+        match (self.mode, opts.syn_mpc()) {
+            (Mode::Mptcp, Some(mpc)) => {
+                self.checksum |= mpc.flags & MpCapable::FLAG_A != 0;
+                self.peer_deny_join_initial = mpc.flags & MpCapable::FLAG_C != 0;
+            }
+            _ => {
+                self.mode = Mode::Tcp;
+                self.tx_infinite = Some((1, 0));
+                self.rx_infinite = Some((1, 0));
+            }
+        }
+        self.subflows[idx].syn_pending = true;
+        idx
+    }
+
+    /// Server: a joined subflow from an MP_JOIN SYN whose token matched (RFC 8684 §3.2).
+    pub(crate) fn accept_join(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+        opts: &SegOptions,
+    ) -> Option<usize> {
+        let Some(MpJoin::Syn {
+            backup,
+            addr_id,
+            nonce,
+            ..
+        }) = opts.join
+        else {
+            return None;
+        };
+        self.stats.mp_join_syn_rx += 1;
+        if self.mode != Mode::Mptcp
+            || self.remote_key.is_none()
+            || self.closed.is_some()
+            || self.shutdown && self.data_fin_acked
+        {
+            return None;
+        }
+        let alive = self
+            .subflows
+            .iter()
+            .filter(|s| s.state != TcpState::Closed)
+            .count();
+        if alive >= self.config.max_subflows {
+            return None;
+        }
+        // Flag C: refuse joins to our initial address and port.
+        if self.config.deny_join_initial_addr
+            && self.subflows.first().is_some_and(|s| s.local == local)
+        {
+            return None;
+        }
+        let local_addr_id = self.local_addr_id(local.ip());
+        let local_nonce = rand::Rng::gen(&mut self.rng);
+        let idx = self.add_subflow(now, local, remote, TcpState::SynReceived);
+        self.negotiate_syn_options(idx, seg, opts, false);
+        let sf = &mut self.subflows[idx];
+        sf.join = Some(JoinState {
+            local_nonce,
+            remote_nonce: nonce,
+            local_addr_id,
+            remote_addr_id: addr_id,
+            fully_established: false,
+        });
+        sf.local_addr_id = local_addr_id;
+        sf.remote_addr_id = addr_id;
+        sf.backup_remote = backup;
+        sf.syn_pending = true;
+        Some(idx)
+    }
+
+    /// One segment for subflow `idx` (already matched by 4-tuple).
+    pub(crate) fn handle_segment(
+        &mut self,
+        now: Instant,
+        idx: usize,
+        seg: &TcpRepr<'_>,
+        opts: &SegOptions,
+    ) {
+        let Some(sf) = self.subflows.get_mut(idx) else {
+            return;
+        };
+        sf.stats.segments_received += 1;
+        sf.last_rx = now;
+        sf.keepalive_probes = 0;
+        match sf.state {
+            TcpState::Closed => {}
+            TcpState::SynSent => self.on_syn_sent(now, idx, seg, opts),
+            _ => self.on_synchronized(now, idx, seg, opts),
+        }
+    }
+
+    /// RFC 9293 §3.10.7.3: SYN-SENT.
+    fn on_syn_sent(&mut self, now: Instant, idx: usize, seg: &TcpRepr<'_>, opts: &SegOptions) {
+        let sf = &self.subflows[idx];
+        let ack_ok = seg.flags.ack() && seg.ack == sf.seq_of(1);
+        if seg.flags.ack() && !ack_ok {
+            return;
+        }
+        if seg.flags.rst() {
+            if ack_ok {
+                let initial = idx == 0;
+                self.subflow_closed(idx, CloseReason::Refused);
+                if initial {
+                    self.close(CloseReason::Refused);
+                }
+            }
+            return;
+        }
+        if !seg.flags.syn() || !ack_ok {
+            // Simultaneous open is not supported: ignore.
+            return;
+        }
+        self.negotiate_syn_options(idx, seg, opts, true);
+        {
+            let sf = &mut self.subflows[idx];
+            if let (Some((_, tsecr)), true) = (opts.timestamp, sf.ts_ok) {
+                let _ = tsecr;
+            }
+            sf.snd_wnd = u64::from(seg.window) << sf.snd_wscale;
+            sf.snd_wl1 = 0;
+            sf.snd_wl2 = 1;
+            sf.state = TcpState::Established;
+            sf.syn_pending = false;
+        }
+        let initial_rtt = self.config.initial_rto;
+        let view_paths: Vec<_> = self
+            .subflows
+            .iter()
+            .map(|s| s.path_info(initial_rtt))
+            .collect();
+        let view = crate::congestion::CcView {
+            paths: &view_paths,
+            me: idx,
+        };
+        self.subflows[idx].on_ack(now, 1, &[], false, false, &view);
+        self.subflows[idx].ack_now = true;
+        if self.subflows[idx].join.is_some() {
+            self.on_join_synack(now, idx, opts);
+            return;
+        }
+        // The initial subflow: did the server keep MPTCP?
+        if self.mode == Mode::Mptcp {
+            match opts.keyed_mpc().filter(|m| m.receiver_key.is_none()) {
+                Some(mpc) if self.offer_mptcp => {
+                    let key = mpc.sender_key.unwrap_or(0);
+                    self.set_remote_key(key);
+                    self.checksum |= mpc.flags & MpCapable::FLAG_A != 0;
+                    self.peer_deny_join_initial = mpc.flags & MpCapable::FLAG_C != 0;
+                    self.mptcp_negotiated = true;
+                    self.subflows[idx].handshake_ack_pending = true;
+                }
+                _ => {
+                    self.mode = Mode::Tcp;
+                    self.fell_back = true;
+                    self.tx_infinite = Some((1, 0));
+                    self.rx_infinite = Some((1, 0));
+                    self.push_event(Event::FellBack(self.handle));
+                }
+            }
+        }
+        self.announced_to_app = true;
+        self.push_event(Event::Connected(self.handle));
+        let (l, r, id) = (
+            self.subflows[idx].local,
+            self.subflows[idx].remote,
+            self.subflows[idx].id,
+        );
+        self.push_event(Event::SubflowUp {
+            conn: self.handle,
+            subflow: id,
+            local: l,
+            remote: r,
+        });
+    }
+
+    /// Records the peer's key and what derives from it.
+    pub(crate) fn set_remote_key(&mut self, key: u64) {
+        self.remote_key = Some(key);
+        self.remote_token = crypto::token(key);
+        self.remote_idsn = crypto::idsn(key);
+    }
+
+    /// Client side of MP_JOIN: check the SYN/ACK's HMAC (RFC 8684 §3.2).
+    fn on_join_synack(&mut self, now: Instant, idx: usize, opts: &SegOptions) {
+        let Some(remote_key) = self.remote_key else {
+            return;
+        };
+        let local_key = self.local_key;
+        let ok = match (opts.join, self.subflows[idx].join) {
+            (
+                Some(MpJoin::SynAck {
+                    backup,
+                    addr_id,
+                    hmac,
+                    nonce,
+                }),
+                Some(mut js),
+            ) => {
+                let expected =
+                    crypto::join_hmac_truncated(remote_key, local_key, nonce, js.local_nonce);
+                if expected == hmac {
+                    js.remote_nonce = nonce;
+                    js.remote_addr_id = addr_id;
+                    let sf = &mut self.subflows[idx];
+                    sf.join = Some(js);
+                    sf.remote_addr_id = addr_id;
+                    sf.backup_remote = backup;
+                    sf.handshake_ack_pending = true;
+                    let (a, b, c) = self.rto_bounds();
+                    self.subflows[idx].arm_rto_with(now, a, b, c);
+                    true
+                } else {
+                    self.stats.mp_join_hmac_failure += 1;
+                    false
+                }
+            }
+            _ => false,
+        };
+        if !ok {
+            self.subflows[idx].reset_pending = Some(MpTcpRst::REASON_MPTCP);
+            return;
+        }
+        let sf = &self.subflows[idx];
+        let (l, r, id) = (sf.local, sf.remote, sf.id);
+        self.push_event(Event::SubflowUp {
+            conn: self.handle,
+            subflow: id,
+            local: l,
+            remote: r,
+        });
+    }
+
+    /// RFC 9293 §3.10.7.4: every synchronized state and SYN-RECEIVED.
+    fn on_synchronized(&mut self, now: Instant, idx: usize, seg: &TcpRepr<'_>, opts: &SegOptions) {
+        let recv_window = self.config.recv_buffer as u64;
+        let mptcp = self.mode == Mode::Mptcp;
+        let sf = &mut self.subflows[idx];
+        let seg_off = unwrap_seq(sf.rcv_nxt, sf.irs, seg.seq);
+        let seg_len = seg.payload.len() as u64 + u64::from(seg.flags.fin());
+        // PAWS (RFC 7323 §5).
+        if sf.ts_ok && !seg.flags.rst() {
+            if let Some((tsval, _)) = opts.timestamp {
+                if (tsval.wrapping_sub(sf.ts_recent) as i32) < 0 {
+                    sf.ack_now = true;
+                    return;
+                }
+            }
+        }
+        // Acceptability (RFC 9293 §3.10.7.4 first check). With MPTCP the real window is at
+        // data level; the subflow accepts anything within the buffer's reach.
+        let wnd = if mptcp {
+            recv_window
+        } else {
+            sf.rcv_wnd_adv.max(recv_window.min(sf.rcv_wnd_adv + 1))
+        };
+        let acceptable = if seg_len == 0 {
+            seg_off >= sf.rcv_nxt.saturating_sub(1) && seg_off <= sf.rcv_nxt + wnd
+        } else {
+            seg_off + seg_len > sf.rcv_nxt && seg_off < sf.rcv_nxt + wnd.max(1)
+        };
+        if seg.flags.rst() {
+            self.on_rst(idx, seg_off, opts);
+            return;
+        }
+        if !acceptable {
+            sf.ack_now = true;
+            return;
+        }
+        if let (true, Some((tsval, _))) = (sf.ts_ok, opts.timestamp) {
+            if seg_off <= sf.rcv_nxt {
+                sf.ts_recent = tsval;
+            }
+        }
+        if seg.flags.syn() {
+            if sf.state == TcpState::SynReceived && seg.seq == sf.irs {
+                sf.syn_pending = true;
+            } else {
+                // RFC 5961 §4: challenge ACK.
+                sf.ack_now = true;
+            }
+            return;
+        }
+        if !seg.flags.ack() {
+            return;
+        }
+        if sf.state == TcpState::SynReceived {
+            if seg.ack != sf.seq_of(1) {
+                return;
+            }
+            if !self.complete_passive_open(now, idx, opts) {
+                return;
+            }
+        }
+        if !self.process_ack(now, idx, seg, seg_off, opts) {
+            return;
+        }
+        if self.mode == Mode::Mptcp {
+            self.process_mptcp_options(now, idx, seg, opts);
+            if self
+                .subflows
+                .get(idx)
+                .is_none_or(|s| s.state == TcpState::Closed)
+                || self.closed.is_some()
+                    && self.mode == Mode::Mptcp
+                    && self.subflows[idx].reset_pending.is_some()
+            {
+                return;
+            }
+        }
+        if !seg.payload.is_empty() {
+            self.process_data(now, idx, seg_off, seg.payload, opts);
+        }
+        if seg.flags.fin() {
+            let fin_off = seg_off + seg.payload.len() as u64;
+            self.subflows[idx].fin_rcvd = Some(fin_off);
+        }
+        self.process_fin(idx);
+    }
+
+    /// RFC 5961 §3.2: a RST resets only when its sequence number is exactly RCV.NXT.
+    fn on_rst(&mut self, idx: usize, seg_off: u64, opts: &SegOptions) {
+        let sf = &mut self.subflows[idx];
+        if seg_off != sf.rcv_nxt {
+            if seg_off > sf.rcv_nxt && seg_off < sf.rcv_nxt + self.config.recv_buffer as u64 {
+                sf.ack_now = true;
+            }
+            return;
+        }
+        if opts.tcprst.is_some() {
+            self.stats.mp_rst_rx += 1;
+        }
+        if let Some(fc) = opts.fastclose {
+            self.on_fastclose(fc);
+        }
+        let sf = &self.subflows[idx];
+        let reason = if sf.state == TcpState::SynReceived {
+            CloseReason::Refused
+        } else {
+            CloseReason::PeerReset
+        };
+        if self.mode == Mode::Tcp
+            || self
+                .subflows
+                .iter()
+                .filter(|s| s.state != TcpState::Closed)
+                .count()
+                == 1
+                && !self.mptcp_negotiated
+        {
+            self.close(CloseReason::PeerReset);
+        }
+        self.subflow_closed(idx, reason);
+    }
+
+    /// MP_FASTCLOSE (RFC 8684 §3.5): only with our own key.
+    pub(crate) fn on_fastclose(&mut self, fc: MpFastclose) {
+        if fc.receiver_key != self.local_key {
+            self.stats.mp_fastclose_bad_key += 1;
+            return;
+        }
+        self.stats.mp_fastclose_rx += 1;
+        for sf in self.subflows.iter_mut() {
+            if sf.state != TcpState::Closed && sf.state != TcpState::TimeWait {
+                sf.reset_pending = Some(MpTcpRst::REASON_UNSPECIFIED);
+            }
+        }
+        self.close(CloseReason::PeerReset);
+    }
+
+    /// SYN-RECEIVED + acceptable ACK: the passive open completes.
+    fn complete_passive_open(&mut self, now: Instant, idx: usize, opts: &SegOptions) -> bool {
+        if let Some(js) = self.subflows[idx].join {
+            let Some(remote_key) = self.remote_key else {
+                return false;
+            };
+            let ok = match opts.join {
+                Some(MpJoin::Ack { hmac }) => {
+                    let full = crypto::join_hmac(
+                        remote_key,
+                        self.local_key,
+                        js.remote_nonce,
+                        js.local_nonce,
+                    );
+                    full[..20] == hmac[..]
+                }
+                _ => false,
+            };
+            if !ok {
+                self.stats.mp_join_hmac_failure += 1;
+                self.subflows[idx].reset_pending = Some(MpTcpRst::REASON_MPTCP);
+                return false;
+            }
+            let sf = &mut self.subflows[idx];
+            sf.state = TcpState::Established;
+            sf.syn_pending = false;
+            if let Some(j) = sf.join.as_mut() {
+                j.fully_established = true;
+            }
+            // The "fourth ACK" lets the client send data (RFC 8684 §3.2).
+            sf.ack_now = true;
+            let (l, r, id) = (sf.local, sf.remote, sf.id);
+            self.push_event(Event::SubflowUp {
+                conn: self.handle,
+                subflow: id,
+                local: l,
+                remote: r,
+            });
+            return true;
+        }
+        // The initial subflow: the keys (RFC 8684 §3.1).
+        if self.mode == Mode::Mptcp {
+            let mpc = opts
+                .keyed_mpc()
+                .filter(|m| m.receiver_key == Some(self.local_key));
+            match mpc {
+                Some(m) => {
+                    self.set_remote_key(m.sender_key.unwrap_or(0));
+                    self.checksum |= m.flags & MpCapable::FLAG_A != 0;
+                    self.mptcp_negotiated = true;
+                    self.fully_established = true;
+                    if let Some(len) = m.data_len {
+                        // MP_CAPABLE with data: the mapping starts at IDSN + 1, SSN 1.
+                        let dsn = Dsn(self.remote_idsn.wrapping_add(1));
+                        self.add_rx_map(idx, 1, dsn, u32::from(len), m.checksum);
+                    }
+                }
+                None if opts.dss.is_some() && opts.mpc.is_none() => {
+                    // Third ACK lost, first data with DSS: Linux falls back here; so do we.
+                    self.fall_back_at_start();
+                }
+                None => self.fall_back_at_start(),
+            }
+        }
+        let sf = &mut self.subflows[idx];
+        sf.state = TcpState::Established;
+        sf.syn_pending = false;
+        let (l, r, id) = (sf.local, sf.remote, sf.id);
+        self.announced_to_app = true;
+        self.push_event(Event::Incoming {
+            conn: self.handle,
+            remote: r,
+            local: l,
+        });
+        self.push_event(Event::SubflowUp {
+            conn: self.handle,
+            subflow: id,
+            local: l,
+            remote: r,
+        });
+        if self.mode == Mode::Mptcp {
+            self.on_fully_established(now);
+        }
+        true
+    }
+
+    /// Fallback before any data flowed: identity mappings from the start.
+    pub(crate) fn fall_back_at_start(&mut self) {
+        self.mode = Mode::Tcp;
+        self.fell_back = true;
+        self.tx_infinite = Some((1, 0));
+        self.rx_infinite = Some((1, 0));
+        self.push_event(Event::FellBack(self.handle));
+    }
+
+    /// The connection became fully established: path manager actions.
+    pub(crate) fn on_fully_established(&mut self, now: Instant) {
+        self.fully_established = true;
+        let pairs = self.subflow_pairs();
+        let Some(first) = self.subflows.first() else {
+            return;
+        };
+        let ctx = crate::path_manager::PmContext {
+            is_client: self.role == Role::Client,
+            local_addrs: &self.local_addrs,
+            initial_remote: first.remote,
+            initial_local: first.local,
+            deny_join_initial: self.peer_deny_join_initial,
+            subflows: &pairs,
+            remote_addrs: &self.remote_addrs,
+            max_subflows: self.config.max_subflows,
+        };
+        let opens = self.path_manager.on_established(&ctx);
+        let announce = self
+            .path_manager
+            .announcements(&ctx, &self.config.announce_addrs);
+        self.pending_opens.extend(opens);
+        for (id, addr) in announce {
+            self.announcements.push(super::Announcement {
+                id,
+                addr,
+                retries_left: self.config.add_addr_retries,
+                next_at: Some(now),
+                echoed: false,
+            });
+        }
+        if !self.announcements.is_empty() {
+            self.conn_timers[super::ConnTimer::AddAddr as usize] = Some(now);
+        }
+    }
+
+    /// The ACK field: RFC 5961 §5.2 range check, window update, SACK, congestion control.
+    /// Returns false when the segment must be dropped.
+    fn process_ack(
+        &mut self,
+        now: Instant,
+        idx: usize,
+        seg: &TcpRepr<'_>,
+        seg_off: u64,
+        opts: &SegOptions,
+    ) -> bool {
+        let initial_rtt = self.config.initial_rto;
+        let sf = &mut self.subflows[idx];
+        let ack_off = unwrap_seq(sf.snd_una, sf.iss, seg.ack);
+        if ack_off > sf.snd_max {
+            sf.ack_now = true;
+            return false;
+        }
+        if ack_off + sf.max_snd_wnd.max(65535) < sf.snd_una {
+            sf.ack_now = true;
+            return false;
+        }
+        let wnd = u64::from(seg.window) << sf.snd_wscale;
+        let mut window_changed = false;
+        if sf.snd_wl1 < seg_off || (sf.snd_wl1 == seg_off && sf.snd_wl2 <= ack_off) {
+            window_changed = wnd != sf.snd_wnd;
+            sf.snd_wnd = wnd;
+            sf.max_snd_wnd = sf.max_snd_wnd.max(wnd);
+            sf.snd_wl1 = seg_off;
+            sf.snd_wl2 = ack_off;
+        }
+        let mut blocks: SmallVec<[(u64, u64); 4]> = SmallVec::new();
+        if sf.sack_ok {
+            for (l, r) in opts.sack.iter() {
+                let s = unwrap_seq(sf.snd_una, sf.iss, *l);
+                let e = unwrap_seq(sf.snd_una, sf.iss, *r);
+                if s < e && e <= sf.snd_max {
+                    blocks.push((s, e));
+                }
+            }
+        }
+        let paths: SmallVec<[crate::congestion::PathInfo; 8]> = self
+            .subflows
+            .iter()
+            .map(|s| s.path_info(initial_rtt))
+            .collect();
+        let view = crate::congestion::CcView {
+            paths: &paths,
+            me: idx,
+        };
+        let sf = &mut self.subflows[idx];
+        let has_data = !seg.payload.is_empty() || seg.flags.fin();
+        let newly = sf.on_ack(now, ack_off, &blocks, has_data, window_changed, &view);
+        if newly > 0 || sf.snd_una >= sf.snd_max {
+            let (a, b, c) = (
+                self.config.initial_rto,
+                self.config.min_rto,
+                self.config.max_rto,
+            );
+            let sf = &mut self.subflows[idx];
+            if sf.snd_una < sf.snd_max {
+                sf.arm_rto_with(now, a, b, c);
+            }
+        }
+        let sf = &mut self.subflows[idx];
+        // Client MP_JOIN: any ACK after our third ACK is the fourth ACK.
+        if let Some(js) = sf.join.as_mut() {
+            if !js.fully_established && sf.active_open {
+                js.fully_established = true;
+                sf.handshake_ack_pending = false;
+                if sf.snd_una >= sf.snd_max {
+                    sf.timers[Timer::Rto as usize] = None;
+                }
+            }
+        }
+        // Our FIN acknowledged.
+        if let Some(f) = sf.fin_off {
+            if sf.snd_una > f {
+                match sf.state {
+                    TcpState::FinWait1 => sf.state = TcpState::FinWait2,
+                    TcpState::Closing => {
+                        sf.state = TcpState::TimeWait;
+                        sf.timers[Timer::TimeWait as usize] = Some(now + self.config.time_wait);
+                    }
+                    TcpState::LastAck => {
+                        self.subflow_closed(idx, CloseReason::Normal);
+                        return false;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if self.mode == Mode::Tcp {
+            self.tcp_data_ack(idx);
+        } else if newly > 0 {
+            self.release_send_buffer();
+        }
+        true
+    }
+
+    /// Plain TCP / fallback: the subflow's ACK is the data-level ACK.
+    fn tcp_data_ack(&mut self, idx: usize) {
+        let Some((ssn0, d0)) = self.tx_infinite else {
+            return;
+        };
+        let sf = &self.subflows[idx];
+        if sf.snd_una < ssn0 {
+            return;
+        }
+        let fin_extra = u64::from(sf.fin_off.is_some_and(|f| sf.snd_una > f));
+        let acked = (d0 + (sf.snd_una - ssn0) - fin_extra).min(self.send_buf.end());
+        if acked > self.data_una {
+            self.data_una = acked;
+            self.snd_wnd_edge = self.data_una + sf.snd_wnd;
+            self.release_send_buffer();
+        }
+        if fin_extra == 1 && self.shutdown {
+            self.data_fin_acked = true;
+        }
+    }
+
+    /// DSS, ADD_ADDR, REMOVE_ADDR, MP_PRIO, MP_FAIL, MP_FASTCLOSE on an acceptable segment.
+    fn process_mptcp_options(
+        &mut self,
+        now: Instant,
+        idx: usize,
+        seg: &TcpRepr<'_>,
+        opts: &SegOptions,
+    ) {
+        // Client: the first DATA_ACK makes the connection fully established (RFC 8684 §3.1).
+        if let Some(dss) = opts.dss {
+            if let Some(dack) = dss.data_ack {
+                self.process_data_ack(dack.value, dack.wide, seg.window, idx);
+                if !self.fully_established && self.role == Role::Client {
+                    self.on_fully_established(now);
+                }
+            }
+            if let Some(map) = dss.mapping {
+                let expected = Dsn(self
+                    .remote_idsn
+                    .wrapping_add(1)
+                    .wrapping_add(self.recv.next_offset()));
+                let dsn = if map.wide {
+                    Dsn(map.dsn)
+                } else {
+                    expected.expand(map.dsn as u32)
+                };
+                if map.data_len == 0 {
+                    // Infinite mapping (RFC 8684 §3.7): the peer fell back.
+                    let sf = &self.subflows[idx];
+                    let ssn = unwrap_seq(sf.rcv_nxt, SeqNum(0), SeqNum(map.ssn));
+                    let data_off = dsn.0.wrapping_sub(self.remote_idsn.wrapping_add(1));
+                    self.fall_back();
+                    self.rx_infinite = Some((ssn, data_off));
+                } else {
+                    let mut len = u32::from(map.data_len);
+                    if dss.data_fin {
+                        let fin_dsn = dsn + u64::from(len - 1);
+                        let fin_off = fin_dsn.0.wrapping_sub(self.remote_idsn.wrapping_add(1));
+                        if fin_off >= self.recv.next_offset().saturating_sub(1)
+                            && fin_off < self.recv.next_offset() + (1 << 40)
+                        {
+                            self.rcv_fin.get_or_insert(fin_off);
+                        }
+                        len -= 1;
+                    }
+                    if len > 0 && map.ssn != 0 {
+                        let sf = &self.subflows[idx];
+                        let ssn = unwrap_seq(sf.rcv_nxt, SeqNum(0), SeqNum(map.ssn));
+                        self.add_rx_map(idx, ssn, dsn, len, map.checksum);
+                    }
+                    if dss.data_fin {
+                        self.check_peer_finished();
+                        self.subflows[idx].ack_now = true;
+                    }
+                }
+            }
+        } else if self.role == Role::Client && !self.fully_established && idx == 0 {
+            // RFC 8684 §3.7: the ACK of our first data carries no DSS: the path stripped it.
+            let sf = &self.subflows[idx];
+            if sf.snd_una > 1 || !seg.payload.is_empty() {
+                self.fall_back_at_start();
+                self.rx_infinite = Some((1, 0));
+                return;
+            }
+        }
+        for aa in opts.add_addr.iter() {
+            self.on_add_addr(now, *aa);
+        }
+        if let Some(ra) = opts.remove_addr.as_ref() {
+            self.on_remove_addr(ra);
+        }
+        if let Some(prio) = opts.prio {
+            self.stats.mp_prio_rx += 1;
+            if let Some(sf) = self.subflows.get_mut(idx) {
+                sf.backup_remote = prio.backup;
+            }
+        }
+        if let Some(fail) = opts.fail {
+            self.stats.mp_fail_rx += 1;
+            let _ = fail;
+            if self
+                .subflows
+                .iter()
+                .filter(|s| s.state != TcpState::Closed)
+                .count()
+                == 1
+            {
+                self.fall_back();
+            } else if let Some(sf) = self.subflows.get_mut(idx) {
+                sf.reset_pending = Some(MpTcpRst::REASON_MIDDLEBOX);
+            }
+        }
+        if let Some(fc) = opts.fastclose {
+            self.on_fastclose(fc);
+        }
+    }
+
+    /// A DATA_ACK (RFC 8684 §3.3.2); the window is relative to it (§3.3.4).
+    fn process_data_ack(&mut self, value: u64, wide: bool, window: u16, idx: usize) {
+        let base = self.local_idsn.wrapping_add(1);
+        let current = Dsn(base.wrapping_add(self.data_una));
+        let dack = if wide {
+            Dsn(value)
+        } else {
+            current.expand(value as u32)
+        };
+        let off = dack.0.wrapping_sub(base);
+        let max = self.data_nxt.max(self.reinject.last().map_or(0, |r| r.1))
+            + u64::from(self.data_fin_sent);
+        if off < self.data_una || off > max {
+            return;
+        }
+        let wscale = self.subflows.get(idx).map_or(0, |s| s.snd_wscale);
+        let edge = off + (u64::from(window) << wscale);
+        self.snd_wnd_edge = self.snd_wnd_edge.max(edge);
+        if off > self.data_una {
+            let fin = self.data_fin_offset();
+            self.data_una = off.min(self.send_buf.end());
+            if fin.is_some_and(|f| off > f) {
+                self.data_fin_acked = true;
+                self.conn_timers[super::ConnTimer::DataFin as usize] = None;
+            }
+            self.reinject.remove_below(self.data_una);
+            self.release_send_buffer();
+        }
+    }
+
+    /// Records a receive mapping; inconsistent ones reset the subflow (RFC 8684 §3.3.1).
+    pub(crate) fn add_rx_map(
+        &mut self,
+        idx: usize,
+        ssn: u64,
+        dsn: Dsn,
+        len: u32,
+        checksum: Option<u16>,
+    ) {
+        let use_csum = self.checksum;
+        let Some(sf) = self.subflows.get_mut(idx) else {
+            return;
+        };
+        if ssn + u64::from(len) <= sf.rcv_nxt {
+            return;
+        }
+        let pos = sf.rx_maps.partition_point(|m| m.ssn < ssn);
+        if let Some(m) = sf.rx_maps.get(pos) {
+            if m.ssn == ssn {
+                if m.dsn != dsn {
+                    sf.reset_pending = Some(MpTcpRst::REASON_MPTCP);
+                }
+                return;
+            }
+        }
+        if sf.rx_maps.len() >= 512 {
+            return;
+        }
+        let pending = (use_csum && checksum.is_some())
+            .then(|| (vec![0u8; len as usize], crate::range_set::RangeSet::new(64)));
+        sf.rx_maps.insert(
+            pos,
+            RxMap {
+                ssn,
+                dsn,
+                len,
+                checksum: if use_csum { checksum } else { None },
+                pending,
+            },
+        );
+    }
+
+    /// Payload of an acceptable segment: place it by data sequence number.
+    fn process_data(
+        &mut self,
+        now: Instant,
+        idx: usize,
+        seg_off: u64,
+        payload: &[u8],
+        _opts: &SegOptions,
+    ) {
+        let sf = &self.subflows[idx];
+        if !sf.state.can_receive() && sf.state != TcpState::SynReceived {
+            return;
+        }
+        // Trim what was already received.
+        let skip = sf.rcv_nxt.saturating_sub(seg_off);
+        if skip >= payload.len() as u64 {
+            self.subflows[idx].ack_now = true;
+            return;
+        }
+        let mut off = seg_off + skip;
+        let mut data = &payload[skip as usize..];
+        let mut accepted_end = off;
+        let mut out_of_order = off > self.subflows[idx].rcv_nxt;
+        while !data.is_empty() {
+            let n = match self.mode {
+                Mode::Tcp => self.place_infinite(off, data),
+                Mode::Mptcp => self.place_mapped(idx, off, data),
+            };
+            if n == 0 {
+                break;
+            }
+            off += n as u64;
+            accepted_end = off;
+            data = &data[n..];
+        }
+        let start = seg_off + skip;
+        if accepted_end > start {
+            let filled = self.subflows[idx].on_received(start, accepted_end);
+            out_of_order |= filled;
+            let sf = &mut self.subflows[idx];
+            sf.unacked_segments += 1;
+            if out_of_order || sf.unacked_segments >= 2 {
+                sf.ack_now = true;
+            } else if sf.timers[Timer::DelayedAck as usize].is_none() {
+                sf.timers[Timer::DelayedAck as usize] = Some(now + self.config.delayed_ack);
+            }
+            if self.recv.readable_len() > 0 {
+                self.push_event(Event::Readable(self.handle));
+            }
+            self.prune_rx_maps(idx);
+            self.check_peer_finished();
+        } else {
+            self.subflows[idx].ack_now = true;
+        }
+    }
+
+    /// Data offset limit the receive buffer allows.
+    fn data_window_end(&self) -> u64 {
+        self.recv.read_offset() + self.config.recv_buffer as u64
+    }
+
+    /// Plain TCP: place bytes one to one; returns how many were accepted.
+    fn place_infinite(&mut self, off: u64, data: &[u8]) -> usize {
+        let Some((ssn0, d0)) = self.rx_infinite else {
+            return 0;
+        };
+        if off < ssn0 {
+            // Before the fallback point: not mapped.
+            return 0;
+        }
+        let doff = d0 + (off - ssn0);
+        let room = self.data_window_end().saturating_sub(doff);
+        let n = (data.len() as u64).min(room) as usize;
+        if n == 0 {
+            return 0;
+        }
+        let out = self.recv.insert(doff, &data[..n]);
+        self.stats.duplicate_bytes += out.duplicate_bytes;
+        n
+    }
+
+    /// MPTCP: place bytes through the receive mapping covering `off`.
+    fn place_mapped(&mut self, idx: usize, off: u64, data: &[u8]) -> usize {
+        let remote_base = self.remote_idsn.wrapping_add(1);
+        let window_end = self.data_window_end();
+        let next = self.recv.next_offset();
+        let sf = &mut self.subflows[idx];
+        let pos = sf.rx_maps.partition_point(|m| m.ssn_end() <= off);
+        let Some(map) = sf.rx_maps.get_mut(pos) else {
+            return 0;
+        };
+        if map.ssn > off {
+            return 0;
+        }
+        let within = off - map.ssn;
+        let n = (data.len() as u64).min(map.ssn_end() - off) as usize;
+        let dsn = map.dsn + within;
+        let doff = dsn.0.wrapping_sub(remote_base);
+        if let Some((buf, have)) = map.pending.as_mut() {
+            // Checksummed mapping: collect, verify when complete (RFC 8684 §3.3.1).
+            let w = within as usize;
+            if let Some(dst) = buf.get_mut(w..w + n) {
+                dst.copy_from_slice(&data[..n]);
+            }
+            have.insert(within, within + n as u64);
+            if have.covers(0, u64::from(map.len)) {
+                let ssn_rel = map.ssn as u32;
+                let expect = map.checksum.unwrap_or(0);
+                let ok = crypto::dss_checksum(map.dsn.0, ssn_rel, map.len as u16, buf) == expect;
+                let map_doff = map.dsn.0.wrapping_sub(remote_base);
+                let bytes = std::mem::take(buf);
+                map.pending = None;
+                if !ok {
+                    self.stats.dss_checksum_errors += 1;
+                    self.on_checksum_failure(idx, map_doff);
+                    return 0;
+                }
+                if map_doff.wrapping_sub(next) < (1 << 62) || map_doff < next {
+                    let out = self.recv.insert(map_doff, &bytes);
+                    self.stats.duplicate_bytes += out.duplicate_bytes;
+                }
+            }
+            return n;
+        }
+        // Old data (a reinjected duplicate) or within the window.
+        if doff.wrapping_sub(next) >= (1 << 62) {
+            // Below what was delivered: a duplicate.
+            let dup_end = doff.wrapping_add(n as u64);
+            if dup_end.wrapping_sub(next) < (1 << 62) && dup_end > next {
+                let k = (next.wrapping_sub(doff)) as usize;
+                let out = self.recv.insert(next, &data[k..n]);
+                self.stats.duplicate_bytes += out.duplicate_bytes + k as u64;
+            } else {
+                self.stats.duplicate_bytes += n as u64;
+            }
+            return n;
+        }
+        let room = window_end.saturating_sub(doff);
+        let n = (n as u64).min(room) as usize;
+        if n == 0 {
+            return 0;
+        }
+        let out = self.recv.insert(doff, &data[..n]);
+        self.stats.duplicate_bytes += out.duplicate_bytes;
+        n
+    }
+
+    /// A DSS checksum failed (RFC 8684 §3.7): MP_FAIL and fallback on a lone subflow,
+    /// otherwise reset the subflow (its data is reinjected by the peer).
+    fn on_checksum_failure(&mut self, idx: usize, _data_off: u64) {
+        let alive = self
+            .subflows
+            .iter()
+            .filter(|s| s.state != TcpState::Closed)
+            .count();
+        if let Some(sf) = self.subflows.get_mut(idx) {
+            if alive > 1 || self.stats.dss_checksum_errors > 1 {
+                sf.reset_pending = Some(MpTcpRst::REASON_MIDDLEBOX);
+            } else {
+                sf.reset_pending = Some(MpTcpRst::REASON_MIDDLEBOX);
+            }
+        }
+    }
+
+    /// Drops receive mappings that are fully delivered.
+    fn prune_rx_maps(&mut self, idx: usize) {
+        let sf = &mut self.subflows[idx];
+        while let Some(m) = sf.rx_maps.front() {
+            if m.ssn_end() <= sf.rcv_nxt && m.pending.is_none() {
+                sf.rx_maps.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Reports the end of the peer's data once everything before its (DATA_)FIN arrived.
+    pub(crate) fn check_peer_finished(&mut self) {
+        if self.peer_finished_reported {
+            return;
+        }
+        if let Some(f) = self.rcv_fin {
+            if self.recv.next_offset() >= f {
+                self.peer_finished_reported = true;
+                self.push_event(Event::PeerFinished(self.handle));
+                self.push_event(Event::Readable(self.handle));
+                for sf in self.subflows.iter_mut() {
+                    if sf.state.is_synchronized() {
+                        sf.ack_now = true;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A FIN on the subflow once all before it arrived (RFC 9293 §3.10.7.4 eighth step).
+    fn process_fin(&mut self, idx: usize) {
+        let now_tw = self.config.time_wait;
+        let sf = &mut self.subflows[idx];
+        let Some(f) = sf.fin_rcvd else { return };
+        if sf.rcv_nxt != f {
+            return;
+        }
+        sf.rcv_nxt = f + 1;
+        sf.ack_now = true;
+        let our_fin_acked = sf.fin_off.is_some_and(|o| sf.snd_una > o);
+        match sf.state {
+            TcpState::Established | TcpState::SynReceived => sf.state = TcpState::CloseWait,
+            TcpState::FinWait1 if our_fin_acked => {
+                sf.state = TcpState::TimeWait;
+            }
+            TcpState::FinWait1 => sf.state = TcpState::Closing,
+            TcpState::FinWait2 => sf.state = TcpState::TimeWait,
+            _ => {}
+        }
+        if sf.state == TcpState::TimeWait {
+            sf.timers = [None; crate::tcp::subflow::TIMER_COUNT];
+            sf.timers[Timer::TimeWait as usize] = Some(sf.last_rx + now_tw);
+        }
+        if self.mode == Mode::Tcp {
+            if let Some((ssn0, d0)) = self.rx_infinite {
+                if f >= ssn0 {
+                    self.rcv_fin.get_or_insert(d0 + (f - ssn0));
+                }
+            }
+            self.check_peer_finished();
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Address signalling (RFC 8684 §3.4): ADD_ADDR (HMAC-checked, echoed) and REMOVE_ADDR,
+//! and subflow priority changes (§3.3.8 MP_PRIO).
+
+use super::{Connection, Role};
+use crate::crypto;
+use crate::tcp::TcpState;
+use crate::time::Instant;
+use crate::wire::{AddAddr, MpTcpRst, RemoveAddr};
+use std::net::{IpAddr, SocketAddr};
+
+impl Connection {
+    /// An ADD_ADDR arrived: an echo of ours, or a new address of the peer.
+    pub(crate) fn on_add_addr(&mut self, _now: Instant, aa: AddAddr) {
+        if aa.echo {
+            self.stats.add_addr_echo_rx += 1;
+            if let Some(a) = self
+                .announcements
+                .iter_mut()
+                .find(|a| a.id == aa.addr_id && a.addr == aa.addr)
+            {
+                a.echoed = true;
+                a.next_at = None;
+            }
+            return;
+        }
+        self.stats.add_addr_rx += 1;
+        let Some(remote_key) = self.remote_key else {
+            return;
+        };
+        let expected =
+            crypto::add_addr_hmac(remote_key, self.local_key, aa.addr_id, aa.addr, aa.port);
+        if aa.hmac != Some(expected) {
+            self.stats.add_addr_bad_hmac += 1;
+            return;
+        }
+        if self.pending_echoes.len() < 8 {
+            self.pending_echoes
+                .push_back((aa.addr_id, aa.addr, aa.port));
+        }
+        // A non-echo ADD_ADDR also means the peer has our key (RFC 8684 §3.1).
+        let Some(first) = self.subflows.first() else {
+            return;
+        };
+        let port = aa.port.unwrap_or(first.remote.port());
+        let addr = SocketAddr::new(aa.addr, port);
+        if self
+            .remote_addrs
+            .iter()
+            .any(|(id, a)| *id == aa.addr_id || *a == addr)
+        {
+            return;
+        }
+        if self.remote_addrs.len() >= self.config.max_remote_addrs {
+            return;
+        }
+        self.remote_addrs.push((aa.addr_id, addr));
+        if self.role == Role::Client && self.fully_established {
+            let pairs = self.subflow_pairs();
+            let ctx = crate::path_manager::PmContext {
+                is_client: true,
+                local_addrs: &self.local_addrs,
+                initial_remote: first.remote,
+                initial_local: first.local,
+                deny_join_initial: self.peer_deny_join_initial,
+                subflows: &pairs,
+                remote_addrs: &self.remote_addrs,
+                max_subflows: self.config.max_subflows,
+            };
+            let opens = self.path_manager.on_add_addr(&ctx, aa.addr_id, addr);
+            self.pending_opens.extend(opens);
+        }
+    }
+
+    /// The peer withdrew addresses: close the subflows that use them (RFC 8684 §3.4.2).
+    pub(crate) fn on_remove_addr(&mut self, ra: &RemoveAddr) {
+        self.stats.remove_addr_rx += 1;
+        for id in ra.addr_ids.iter() {
+            self.remote_addrs.retain(|(i, _)| i != id);
+            for sf in self.subflows.iter_mut() {
+                if sf.remote_addr_id == *id
+                    && sf.state != TcpState::Closed
+                    && sf.state != TcpState::TimeWait
+                {
+                    sf.reset_pending = Some(MpTcpRst::REASON_UNSPECIFIED);
+                }
+            }
+        }
+    }
+
+    /// Application: change our priority for a subflow (sends MP_PRIO on it).
+    pub(crate) fn set_backup(&mut self, idx: usize, backup: bool) {
+        if let Some(sf) = self.subflows.get_mut(idx) {
+            if sf.backup_local != backup {
+                sf.backup_local = backup;
+                sf.send_mp_prio = true;
+            }
+        }
+    }
+
+    /// Application: stop using a local address: REMOVE_ADDR and reset its subflows.
+    pub(crate) fn remove_local_addr(&mut self, ip: IpAddr) {
+        let id = self.local_addr_id(ip);
+        let mut any = false;
+        let alive = self
+            .subflows
+            .iter()
+            .filter(|s| s.state != TcpState::Closed)
+            .count();
+        let on_it = self
+            .subflows
+            .iter()
+            .filter(|s| s.local.ip() == ip && s.state != TcpState::Closed)
+            .count();
+        for sf in self.subflows.iter_mut() {
+            if sf.local.ip() == ip
+                && sf.state != TcpState::Closed
+                && sf.state != TcpState::TimeWait
+                && alive > on_it
+            {
+                sf.reset_pending = Some(MpTcpRst::REASON_UNSPECIFIED);
+                any = true;
+            }
+        }
+        self.local_addrs.retain(|a| *a != ip);
+        if any && !self.pending_remove.contains(&id) {
+            self.pending_remove.push(id);
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Timer expiry: retransmission (RFC 6298), delayed ACK, keepalive, TIME_WAIT, and the
+//! connection's ADD_ADDR and DATA_FIN retransmissions.
+
+use super::{ConnTimer, Connection, Mode, Role};
+use crate::event::CloseReason;
+use crate::tcp::subflow::{Timer, TIMER_COUNT};
+use crate::tcp::TcpState;
+use crate::time::{Duration, Instant};
+
+/// Keepalive probes before giving up (Linux tcp_keepalive_probes).
+const KEEPALIVE_PROBES: u32 = 9;
+/// Interval between keepalive probes.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(75);
+
+impl Connection {
+    /// Runs every expired timer.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        for idx in 0..self.subflows.len() {
+            for t in [
+                Timer::Rto,
+                Timer::DelayedAck,
+                Timer::Keepalive,
+                Timer::TimeWait,
+            ] {
+                let due = self.subflows[idx].timers[t as usize].is_some_and(|at| at <= now);
+                if due {
+                    self.subflows[idx].timers[t as usize] = None;
+                    self.on_subflow_timer(now, idx, t);
+                }
+            }
+        }
+        if self.conn_timers[ConnTimer::AddAddr as usize].is_some_and(|t| t <= now) {
+            // Due announcements go out on the next pure ACK; re-armed when sent.
+            self.conn_timers[ConnTimer::AddAddr as usize] = None;
+            if let Some(i) = self.subflows.iter().position(|s| s.state.can_send()) {
+                self.subflows[i].ack_now = true;
+            }
+        }
+        if self.conn_timers[ConnTimer::DataFin as usize].is_some_and(|t| t <= now) {
+            self.conn_timers[ConnTimer::DataFin as usize] = None;
+            if self.mode == Mode::Mptcp && !self.data_fin_acked && self.data_fin_sent {
+                self.data_fin_pending = true;
+            }
+        }
+    }
+
+    fn on_subflow_timer(&mut self, now: Instant, idx: usize, t: Timer) {
+        match t {
+            Timer::Rto => self.on_rto_timer(now, idx),
+            Timer::DelayedAck => self.subflows[idx].ack_now = true,
+            Timer::Keepalive => {
+                let Some(idle) = self.config.keepalive else {
+                    return;
+                };
+                let sf = &mut self.subflows[idx];
+                if !sf.state.is_synchronized() {
+                    return;
+                }
+                if now - sf.last_rx < idle {
+                    sf.timers[Timer::Keepalive as usize] = Some(sf.last_rx + idle);
+                    return;
+                }
+                if sf.keepalive_probes >= KEEPALIVE_PROBES {
+                    self.subflow_closed(idx, CloseReason::Timeout);
+                    return;
+                }
+                sf.keepalive_probes += 1;
+                sf.probe_now = true;
+                sf.timers[Timer::Keepalive as usize] = Some(now + KEEPALIVE_INTERVAL);
+            }
+            Timer::TimeWait => {
+                let sf = &mut self.subflows[idx];
+                sf.timers = [None; TIMER_COUNT];
+                self.subflow_closed(idx, CloseReason::Normal);
+            }
+        }
+    }
+
+    fn on_rto_timer(&mut self, now: Instant, idx: usize) {
+        let (initial, min, max) = self.rto_bounds();
+        let syn_retries = self.config.syn_retries;
+        let sf = &mut self.subflows[idx];
+        match sf.state {
+            TcpState::SynSent | TcpState::SynReceived => {
+                sf.syn_retries += 1;
+                sf.rto_backoff += 1;
+                if sf.syn_retries > syn_retries {
+                    let initial_sf = idx == 0;
+                    self.subflow_closed(idx, CloseReason::Timeout);
+                    if initial_sf {
+                        self.close(CloseReason::Timeout);
+                    }
+                    return;
+                }
+                // Linux: after a few MP_CAPABLE SYN retransmissions retry without MPTCP.
+                if sf.state == TcpState::SynSent
+                    && idx == 0
+                    && self.role == Role::Client
+                    && self.offer_mptcp
+                    && sf.syn_retries > self.config.syn_retries_before_fallback
+                {
+                    self.offer_mptcp = false;
+                }
+                let sf = &mut self.subflows[idx];
+                sf.syn_pending = true;
+                sf.arm_rto_with(now, initial, min, max);
+                return;
+            }
+            TcpState::Closed | TcpState::TimeWait => return,
+            _ => {}
+        }
+        // MP_JOIN third ACK not yet acknowledged (RFC 8684 §3.2).
+        if let Some(js) = sf.join {
+            if !js.fully_established && sf.active_open {
+                sf.syn_retries += 1;
+                sf.rto_backoff += 1;
+                if sf.syn_retries > syn_retries {
+                    sf.reset_pending = Some(crate::wire::MpTcpRst::REASON_UNSPECIFIED);
+                    return;
+                }
+                sf.handshake_ack_pending = true;
+                sf.arm_rto_with(now, initial, min, max);
+                return;
+            }
+        }
+        if sf.snd_una < sf.snd_max {
+            if sf.rto_backoff >= self.config.max_retransmissions {
+                self.subflow_closed(idx, CloseReason::Timeout);
+                if self.mode == Mode::Tcp {
+                    self.close(CloseReason::Timeout);
+                }
+                return;
+            }
+            let first = sf.rto_backoff == 0;
+            sf.on_rto(now);
+            sf.arm_rto_with(now, initial, min, max);
+            // Put the stuck data on the other subflows too (RFC 8684 §3.3.6).
+            let others = self
+                .subflows
+                .iter()
+                .enumerate()
+                .any(|(i, s)| i != idx && self.subflow_usable(s) && !s.stale);
+            if first && others {
+                self.reinject_from(idx);
+            }
+            return;
+        }
+        // Nothing outstanding: a window probe if data waits behind a closed window.
+        let blocked = match self.mode {
+            Mode::Tcp => sf.unsent() > 0 && sf.snd_wnd == 0,
+            Mode::Mptcp => {
+                self.data_nxt < self.send_buf.end() && self.data_nxt >= self.snd_wnd_edge
+            }
+        };
+        if blocked {
+            let sf = &mut self.subflows[idx];
+            sf.probe_now = true;
+            sf.rto_backoff = (sf.rto_backoff + 1).min(10);
+            sf.arm_rto_with(now, initial, min, max);
+        }
+    }
+
+    /// Arms a window-probe timer on a subflow when data waits behind a zero window and
+    /// nothing is in flight to bring an update.
+    pub(crate) fn arm_persist(&mut self, now: Instant) {
+        let blocked = match self.mode {
+            Mode::Tcp => self
+                .subflows
+                .first()
+                .is_some_and(|s| s.unsent() > 0 && s.snd_wnd == 0),
+            Mode::Mptcp => {
+                self.data_nxt < self.send_buf.end() && self.data_nxt >= self.snd_wnd_edge
+            }
+        };
+        if !blocked {
+            return;
+        }
+        let (initial, min, max) = self.rto_bounds();
+        let in_flight = self.subflows.iter().any(|s| s.snd_una < s.snd_max);
+        if in_flight {
+            return;
+        }
+        if let Some(sf) = self.subflows.iter_mut().find(|s| s.state.can_send()) {
+            if sf.timers[Timer::Rto as usize].is_none() {
+                sf.arm_rto_with(now, initial, min, max);
+            }
+        }
+    }
+
+    /// Keepalive timer after activity.
+    pub(crate) fn arm_keepalive(&mut self, idx: usize) {
+        if let (Some(idle), Some(sf)) = (self.config.keepalive, self.subflows.get_mut(idx)) {
+            if sf.state.is_synchronized() {
+                sf.timers[Timer::Keepalive as usize] = Some(sf.last_rx + idle);
+            }
+        }
+    }
+}

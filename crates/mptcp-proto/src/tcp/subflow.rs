@@ -1,0 +1,730 @@
+//! Per-subflow TCP bookkeeping: sequence space, windows, SACK scoreboard, loss recovery
+//! (RFC 6675), RTT and RTO (RFC 6298), timers. Payload bytes are not stored here: the
+//! connection's send buffer holds them and [`TxMap`]s say which data each subflow byte carries.
+
+use super::rtt::RttEstimator;
+use super::state::TcpState;
+use crate::congestion::{CcView, Controller};
+use crate::endpoint::SubflowId;
+use crate::range_set::RangeSet;
+use crate::seq::{Dsn, SeqNum};
+use crate::time::{Duration, Instant};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+/// RFC 6675 DupThresh.
+pub const DUP_THRESH: u32 = 3;
+
+/// A send-side mapping: subflow bytes `[ssn, ssn + len)` carry data bytes `[dsn, dsn + len)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxMap {
+    /// First subflow offset (relative to the ISN, so also the wire "relative SSN").
+    pub ssn: u64,
+    /// First data offset (relative to the local IDSN + 1).
+    pub data: u64,
+    /// Length in bytes.
+    pub len: u32,
+    /// DSS checksum, computed when the mapping is first transmitted.
+    pub checksum: Option<u16>,
+}
+
+impl TxMap {
+    /// One past the last subflow offset.
+    pub fn ssn_end(&self) -> u64 {
+        self.ssn + u64::from(self.len)
+    }
+}
+
+/// A receive-side mapping announced by the peer (subflow offsets relative to the IRS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RxMap {
+    /// First subflow offset.
+    pub ssn: u64,
+    /// First data sequence number.
+    pub dsn: Dsn,
+    /// Length in bytes.
+    pub len: u32,
+    /// Announced checksum (checksums negotiated): data is held until the mapping is complete.
+    pub checksum: Option<u16>,
+    /// Bytes collected so far while a checksum is pending (`len` bytes, filled by offset).
+    pub pending: Option<(Vec<u8>, RangeSet)>,
+}
+
+impl RxMap {
+    /// One past the last subflow offset.
+    pub fn ssn_end(&self) -> u64 {
+        self.ssn + u64::from(self.len)
+    }
+}
+
+/// Loss-recovery state (RFC 6675 fast recovery, or after an RTO).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recovery {
+    /// RecoveryPoint: recovery ends when everything below it is acknowledged.
+    pub point: u64,
+    /// HighRxt: everything below it that was lost has been retransmitted.
+    pub high_rxt: u64,
+    /// Entered by timeout: every unacknowledged, un-SACKed byte counts as lost.
+    pub after_rto: bool,
+}
+
+/// Timers of a subflow, indexing [`Subflow::timers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timer {
+    /// Retransmission (also SYN, FIN, MP_JOIN third-ACK and window-probe retransmission).
+    Rto = 0,
+    /// Delayed ACK.
+    DelayedAck = 1,
+    /// Keepalive.
+    Keepalive = 2,
+    /// TIME_WAIT expiry.
+    TimeWait = 3,
+}
+
+/// Number of [`Timer`]s.
+pub const TIMER_COUNT: usize = 4;
+
+/// MP_JOIN handshake material for a joined subflow (RFC 8684 §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinState {
+    /// Our random number.
+    pub local_nonce: u32,
+    /// The peer's random number (once known).
+    pub remote_nonce: u32,
+    /// Our address ID for the subflow's local address.
+    pub local_addr_id: u8,
+    /// The peer's address ID.
+    pub remote_addr_id: u8,
+    /// Client side: the peer acknowledged our third ACK (the "fourth ACK"); data may flow.
+    pub fully_established: bool,
+}
+
+/// One TCP subflow.
+#[derive(Debug)]
+pub struct Subflow {
+    /// Identifier within the connection.
+    pub id: SubflowId,
+    /// Local address.
+    pub local: SocketAddr,
+    /// Remote address.
+    pub remote: SocketAddr,
+    /// TCP state.
+    pub state: TcpState,
+    /// We opened it (sent the SYN).
+    pub active_open: bool,
+    /// Initial send sequence number.
+    pub iss: SeqNum,
+    /// Initial receive sequence number.
+    pub irs: SeqNum,
+    /// Oldest unacknowledged offset.
+    pub snd_una: u64,
+    /// Next offset to send new data from.
+    pub snd_nxt: u64,
+    /// Highest offset sent + 1.
+    pub snd_max: u64,
+    /// Peer's window in bytes (already scaled).
+    pub snd_wnd: u64,
+    /// Largest window the peer ever offered (RFC 5961 ACK check).
+    pub max_snd_wnd: u64,
+    /// Offset of the segment behind the last window update (RFC 9293 SND.WL1).
+    pub snd_wl1: u64,
+    /// Ack offset of the last window update (SND.WL2).
+    pub snd_wl2: u64,
+    /// Peer's window shift.
+    pub snd_wscale: u8,
+    /// Our window shift.
+    pub rcv_wscale: u8,
+    /// Window scaling negotiated (both SYNs carried the option).
+    pub wscale_ok: bool,
+    /// Timestamps negotiated.
+    pub ts_ok: bool,
+    /// Latest TSval to echo (TS.Recent).
+    pub ts_recent: u32,
+    /// Per-subflow random offset added to our TSval.
+    pub ts_offset: u32,
+    /// SACK negotiated.
+    pub sack_ok: bool,
+    /// Largest payload + options the peer accepts (its MSS option).
+    pub mss: u32,
+    /// Next expected receive offset.
+    pub rcv_nxt: u64,
+    /// Out-of-order offsets received above `rcv_nxt`.
+    pub rcv_ooo: RangeSet,
+    /// Window size we last advertised (bytes, unscaled).
+    pub rcv_wnd_adv: u64,
+    /// Offset of the peer's FIN, once received.
+    pub fin_rcvd: Option<u64>,
+    /// Offset of our FIN once queued (it follows all mapped data).
+    pub fin_off: Option<u64>,
+    /// End of the data assigned to this subflow (one past the last mapped offset).
+    pub map_end: u64,
+    /// Send mappings not yet fully acknowledged, ascending.
+    pub tx_maps: VecDeque<TxMap>,
+    /// Receive mappings, ascending by `ssn`.
+    pub rx_maps: VecDeque<RxMap>,
+    /// RTT estimator.
+    pub rtt: RttEstimator,
+    /// Consecutive timeouts without progress.
+    pub rto_backoff: u32,
+    /// Congestion controller.
+    pub cc: Box<dyn Controller>,
+    /// SACKed offsets above `snd_una`.
+    pub sacked: RangeSet,
+    /// Loss recovery, when in it.
+    pub recovery: Option<Recovery>,
+    /// Duplicate ACKs counted outside recovery.
+    pub dupacks: u32,
+    /// Send time of each new-data segment in flight: (end offset, time, retransmitted).
+    pub sent_times: VecDeque<(u64, Instant, bool)>,
+    /// Armed timers.
+    pub timers: [Option<Instant>; TIMER_COUNT],
+    /// An ACK should go out now.
+    pub ack_now: bool,
+    /// Full segments received since our last ACK.
+    pub unacked_segments: u32,
+    /// Time the last segment arrived (keepalive idleness).
+    pub last_rx: Instant,
+    /// Time the last segment with new data was sent (idle restart).
+    pub last_tx: Instant,
+    /// Keepalive probes sent without an answer.
+    pub keepalive_probes: u32,
+    /// A window probe / keepalive probe is due.
+    pub probe_now: bool,
+    /// Handshake retransmissions so far.
+    pub syn_retries: u32,
+    /// The SYN (or SYN/ACK) must be (re)sent.
+    pub syn_pending: bool,
+    /// The handshake's third ACK (carrying MP_CAPABLE keys or the MP_JOIN HMAC) must be (re)sent.
+    pub handshake_ack_pending: bool,
+    /// MP_JOIN material, for joined subflows.
+    pub join: Option<JoinState>,
+    /// Our address ID for the local address (0 for the initial subflow).
+    pub local_addr_id: u8,
+    /// The peer's address ID for the remote address (0 for the initial subflow).
+    pub remote_addr_id: u8,
+    /// We asked for backup priority.
+    pub backup_local: bool,
+    /// The peer asked for backup priority (MP_JOIN B flag or MP_PRIO).
+    pub backup_remote: bool,
+    /// An MP_PRIO should be sent on this subflow.
+    pub send_mp_prio: bool,
+    /// Timed out at least once since its last progress: the scheduler avoids it.
+    pub stale: bool,
+    /// Data-level ack value last sent here (to omit unchanged DATA_ACKs).
+    pub last_data_ack_sent: Option<u64>,
+    /// Window field last sent here.
+    pub last_window_sent: u16,
+    /// A RST (with this MP_TCPRST reason) must be sent, then the subflow closes.
+    pub reset_pending: Option<u8>,
+    /// Counters.
+    pub stats: SubflowCounters,
+}
+
+/// Raw counters kept by a subflow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubflowCounters {
+    /// Payload bytes sent including retransmissions.
+    pub bytes_sent: u64,
+    /// Payload bytes received in order.
+    pub bytes_received: u64,
+    /// Segments sent.
+    pub segments_sent: u64,
+    /// Segments received.
+    pub segments_received: u64,
+    /// Segments retransmitted.
+    pub retransmits: u64,
+    /// Timeouts.
+    pub rto_count: u64,
+    /// Fast recoveries.
+    pub fast_recoveries: u64,
+}
+
+/// What to put in the next segment of a subflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentPlan {
+    /// First offset.
+    pub start: u64,
+    /// Payload length.
+    pub len: u32,
+    /// Carry FIN after the payload.
+    pub fin: bool,
+    /// A retransmission.
+    pub retransmit: bool,
+}
+
+impl Subflow {
+    /// A subflow in `state` with the given endpoints, ISN and controller.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: SubflowId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        state: TcpState,
+        iss: SeqNum,
+        ts_offset: u32,
+        mss: u32,
+        cc: Box<dyn Controller>,
+        max_ranges: usize,
+        now: Instant,
+    ) -> Self {
+        Subflow {
+            id,
+            local,
+            remote,
+            state,
+            active_open: state == TcpState::SynSent,
+            iss,
+            irs: SeqNum(0),
+            snd_una: 0,
+            snd_nxt: 1,
+            snd_max: 1,
+            snd_wnd: 65535,
+            max_snd_wnd: 65535,
+            snd_wl1: 0,
+            snd_wl2: 0,
+            snd_wscale: 0,
+            rcv_wscale: 0,
+            wscale_ok: false,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_offset,
+            sack_ok: false,
+            mss,
+            rcv_nxt: 0,
+            rcv_ooo: RangeSet::new(max_ranges),
+            rcv_wnd_adv: 65535,
+            fin_rcvd: None,
+            fin_off: None,
+            map_end: 1,
+            tx_maps: VecDeque::new(),
+            rx_maps: VecDeque::new(),
+            rtt: RttEstimator::new(),
+            rto_backoff: 0,
+            cc,
+            sacked: RangeSet::new(max_ranges),
+            recovery: None,
+            dupacks: 0,
+            sent_times: VecDeque::new(),
+            timers: [None; TIMER_COUNT],
+            ack_now: false,
+            unacked_segments: 0,
+            last_rx: now,
+            last_tx: now,
+            keepalive_probes: 0,
+            probe_now: false,
+            syn_retries: 0,
+            syn_pending: false,
+            handshake_ack_pending: false,
+            join: None,
+            local_addr_id: 0,
+            remote_addr_id: 0,
+            backup_local: false,
+            backup_remote: false,
+            send_mp_prio: false,
+            stale: false,
+            last_data_ack_sent: None,
+            last_window_sent: 0,
+            reset_pending: None,
+            stats: SubflowCounters::default(),
+        }
+    }
+
+    /// Our current TSval.
+    pub fn tsval(&self, now: Instant) -> u32 {
+        (now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Wire sequence number of a send offset.
+    pub fn seq_of(&self, off: u64) -> SeqNum {
+        self.iss + off as u32
+    }
+
+    /// Wire acknowledgment number (next expected receive offset).
+    pub fn ack_seq(&self) -> SeqNum {
+        self.irs + self.rcv_nxt as u32
+    }
+
+    /// Unsent mapped bytes.
+    pub fn unsent(&self) -> u64 {
+        self.map_end.saturating_sub(self.snd_nxt)
+    }
+
+    /// Bytes sent and not yet cumulatively acknowledged (FIN and SYN included).
+    pub fn flight(&self) -> u64 {
+        self.snd_max.saturating_sub(self.snd_una)
+    }
+
+    /// SACKed bytes in `[a, b)`.
+    fn sacked_in(&self, a: u64, b: u64) -> u64 {
+        if b <= a {
+            return 0;
+        }
+        let above = |x: u64| {
+            if x == 0 {
+                self.sacked.total()
+            } else {
+                self.sacked.bytes_above(x - 1)
+            }
+        };
+        above(a).saturating_sub(above(b))
+    }
+
+    /// Everything unSACKed below this offset and at or above `high_rxt` is deemed lost
+    /// (RFC 6675 IsLost: more than (DupThresh - 1) * SMSS bytes SACKed above).
+    pub fn lost_edge(&self) -> u64 {
+        let Some(rec) = self.recovery else {
+            return self.snd_una;
+        };
+        if rec.after_rto {
+            return self.snd_max;
+        }
+        if !self.sack_ok {
+            return (self.snd_una + u64::from(self.mss)).min(self.snd_max);
+        }
+        let threshold = u64::from(DUP_THRESH - 1) * u64::from(self.mss);
+        let mut acc = 0u64;
+        for (s, e) in self.sacked.iter().rev() {
+            acc += e - s;
+            if acc > threshold {
+                return s;
+            }
+        }
+        self.snd_una
+    }
+
+    /// RFC 6675 pipe: bytes believed to be in the network.
+    pub fn pipe(&self) -> u64 {
+        let outstanding = self
+            .flight()
+            .saturating_sub(self.sacked_in(self.snd_una, self.snd_max));
+        match self.recovery {
+            None => outstanding,
+            Some(rec) => {
+                let lost_from = rec.high_rxt.max(self.snd_una);
+                let lost_to = self.lost_edge();
+                let lost = if lost_to > lost_from {
+                    (lost_to - lost_from) - self.sacked_in(lost_from, lost_to)
+                } else {
+                    0
+                };
+                outstanding.saturating_sub(lost)
+            }
+        }
+    }
+
+    /// Free congestion window.
+    pub fn cwnd_space(&self) -> u64 {
+        self.cc.window().saturating_sub(self.pipe())
+    }
+
+    /// The segment to send next, if the windows allow one. `max_payload` is the payload room
+    /// left after options; `peer_window_limit` bounds new data (subflow level, plain TCP).
+    pub fn plan_segment(&self, max_payload: u32, limit_by_window: bool) -> Option<SegmentPlan> {
+        if !self.state.is_synchronized() || max_payload == 0 {
+            return None;
+        }
+        let space = self.cwnd_space();
+        // Retransmission of data deemed lost.
+        if let Some(rec) = self.recovery {
+            let edge = self.lost_edge();
+            let from = rec.high_rxt.max(self.snd_una);
+            if from < edge && space > 0 {
+                if let Some((gs, ge)) = self.sacked.first_gap(from, edge) {
+                    let fin_in = self
+                        .fin_off
+                        .filter(|f| *f >= gs && *f < ge && *f < self.snd_max);
+                    let data_end = fin_in.unwrap_or(ge).min(self.map_end.max(gs));
+                    let len = (data_end.saturating_sub(gs)).min(u64::from(max_payload));
+                    let len = self.clip_to_mapping(gs, len as u32);
+                    let fin = fin_in.is_some_and(|f| gs + u64::from(len) == f);
+                    if len > 0 || fin {
+                        return Some(SegmentPlan {
+                            start: gs,
+                            len,
+                            fin,
+                            retransmit: true,
+                        });
+                    }
+                }
+            }
+        }
+        // New data.
+        if self.snd_nxt < self.map_end && space > 0 {
+            let mut len = (self.map_end - self.snd_nxt).min(u64::from(max_payload));
+            if limit_by_window {
+                let wnd_end = self.snd_una + self.snd_wnd;
+                if self.snd_nxt >= wnd_end {
+                    return None;
+                }
+                len = len.min(wnd_end - self.snd_nxt);
+            }
+            let len = self.clip_to_mapping(self.snd_nxt, len as u32);
+            let fin = self.fin_off == Some(self.snd_nxt + u64::from(len));
+            if len > 0 {
+                return Some(SegmentPlan {
+                    start: self.snd_nxt,
+                    len,
+                    fin,
+                    retransmit: false,
+                });
+            }
+        }
+        // A FIN after all data.
+        if let Some(f) = self.fin_off {
+            if self.snd_nxt == f && self.snd_max <= f {
+                return Some(SegmentPlan {
+                    start: f,
+                    len: 0,
+                    fin: true,
+                    retransmit: false,
+                });
+            }
+        }
+        None
+    }
+
+    /// Shortens `len` so that `[start, start + len)` stays within one mapping.
+    fn clip_to_mapping(&self, start: u64, len: u32) -> u32 {
+        match self.mapping_at(start) {
+            Some(m) => len.min((m.ssn_end() - start) as u32),
+            None => 0,
+        }
+    }
+
+    /// The send mapping covering subflow offset `off`.
+    pub fn mapping_at(&self, off: u64) -> Option<&TxMap> {
+        let idx = self.tx_maps.partition_point(|m| m.ssn_end() <= off);
+        self.tx_maps.get(idx).filter(|m| m.ssn <= off)
+    }
+
+    /// Mutable access to the send mapping covering `off`.
+    pub fn mapping_at_mut(&mut self, off: u64) -> Option<&mut TxMap> {
+        let idx = self.tx_maps.partition_point(|m| m.ssn_end() <= off);
+        self.tx_maps.get_mut(idx).filter(|m| m.ssn <= off)
+    }
+
+    /// Records that `[start, start + len)` (plus FIN) went out at `now`.
+    pub fn on_sent(
+        &mut self,
+        now: Instant,
+        plan: &SegmentPlan,
+        bounds: (Duration, Duration, Duration),
+    ) {
+        let end = plan.start + u64::from(plan.len) + u64::from(plan.fin);
+        self.stats.segments_sent += 1;
+        self.stats.bytes_sent += u64::from(plan.len);
+        if plan.retransmit {
+            self.stats.retransmits += 1;
+            if let Some(rec) = self.recovery.as_mut() {
+                rec.high_rxt = rec.high_rxt.max(end);
+            }
+            for entry in self.sent_times.iter_mut() {
+                if entry.0 > plan.start && entry.0 - 1 < end {
+                    entry.2 = true;
+                }
+            }
+        } else {
+            if self.snd_nxt == self.snd_una
+                && self.sent_times.is_empty()
+                && now - self.last_tx > self.current_rto(bounds.0, bounds.1, bounds.2)
+            {
+                self.cc.on_idle_restart(now);
+            }
+            self.sent_times.push_back((end, now, false));
+            self.snd_nxt = end;
+            self.last_tx = now;
+        }
+        self.snd_max = self.snd_max.max(end);
+        if self.timers[Timer::Rto as usize].is_none() {
+            self.arm_rto_with(now, bounds.0, bounds.1, bounds.2);
+        }
+    }
+
+    /// RTO with the current backoff.
+    pub fn current_rto(&self, initial: Duration, min: Duration, max: Duration) -> Duration {
+        let base = self.rtt.rto(initial, min, max);
+        let factor = 1u32 << self.rto_backoff.min(16);
+        base.saturating_mul(factor).min(max)
+    }
+
+    /// Arms the retransmission timer from now with default bounds (the connection re-arms with
+    /// its configured bounds through [`Subflow::arm_rto_with`]).
+    pub fn arm_rto(&mut self, now: Instant) {
+        self.arm_rto_with(
+            now,
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            Duration::from_secs(120),
+        );
+    }
+
+    /// Arms the retransmission timer from now.
+    pub fn arm_rto_with(&mut self, now: Instant, initial: Duration, min: Duration, max: Duration) {
+        self.timers[Timer::Rto as usize] = Some(now + self.current_rto(initial, min, max));
+    }
+
+    /// Processes the acknowledgment part of a segment. Returns the number of newly
+    /// cumulatively acknowledged offsets.
+    pub fn on_ack(
+        &mut self,
+        now: Instant,
+        ack: u64,
+        sack: &[(u64, u64)],
+        has_data: bool,
+        window_changed: bool,
+        view: &CcView<'_>,
+    ) -> u64 {
+        // SACK blocks (RFC 2018), only those inside what we sent.
+        let mut sack_news = false;
+        for &(s, e) in sack {
+            let s = s.max(ack).max(self.snd_una);
+            let e = e.min(self.snd_max);
+            if s < e && !self.sacked.covers(s, e) {
+                self.sacked.insert(s, e);
+                sack_news = true;
+            }
+        }
+        let newly = ack.saturating_sub(self.snd_una);
+        if newly > 0 {
+            self.snd_una = ack;
+            self.sacked.remove_below(ack);
+            self.dupacks = 0;
+            self.rto_backoff = 0;
+            self.stale = false;
+            // RTT from the newest fully acknowledged, never retransmitted segment (Karn).
+            let mut sample = None;
+            while let Some(&(end, t, retx)) = self.sent_times.front() {
+                if end > ack {
+                    break;
+                }
+                self.sent_times.pop_front();
+                if !retx {
+                    sample = Some(now - t);
+                }
+            }
+            if let Some(s) = sample {
+                self.rtt.on_sample(s);
+            }
+            while let Some(m) = self.tx_maps.front() {
+                if m.ssn_end() <= ack {
+                    self.tx_maps.pop_front();
+                } else {
+                    break;
+                }
+            }
+            if self.snd_nxt < ack {
+                self.snd_nxt = ack;
+            }
+            match self.recovery {
+                Some(rec) if ack >= rec.point => {
+                    self.recovery = None;
+                }
+                Some(mut rec) => {
+                    // Partial ACK (RFC 6582): keep going; without SACK retransmit the next hole.
+                    if !self.sack_ok {
+                        rec.high_rxt = ack;
+                    }
+                    rec.high_rxt = rec.high_rxt.max(ack);
+                    self.recovery = Some(rec);
+                }
+                None => {
+                    let acked_data = newly;
+                    self.cc.on_ack(now, acked_data, view);
+                }
+            }
+        } else if !has_data
+            && !window_changed
+            && self.snd_max > self.snd_una
+            && (sack_news || !self.sack_ok)
+        {
+            self.dupacks += 1;
+        }
+        // Enter fast recovery (RFC 6675 §5).
+        if self.recovery.is_none() && self.snd_max > self.snd_una {
+            let threshold = u64::from(DUP_THRESH - 1) * u64::from(self.mss);
+            let lost =
+                self.dupacks >= DUP_THRESH || (self.sack_ok && self.sacked.total() > threshold);
+            if lost {
+                self.cc.on_congestion_event(now, self.pipe(), view);
+                self.stats.fast_recoveries += 1;
+                self.recovery = Some(Recovery {
+                    point: self.snd_max,
+                    high_rxt: self.snd_una,
+                    after_rto: false,
+                });
+                self.dupacks = 0;
+            }
+        }
+        // Re-arm or stop the retransmission timer (RFC 6298 §5).
+        if self.snd_una >= self.snd_max {
+            self.timers[Timer::Rto as usize] = None;
+        } else if newly > 0 {
+            self.arm_rto(now);
+        }
+        newly
+    }
+
+    /// Retransmission timeout (RFC 6298 §5.4-5.7, RFC 5681 §3.1).
+    pub fn on_rto(&mut self, now: Instant) {
+        self.stats.rto_count += 1;
+        self.rto_backoff = self.rto_backoff.saturating_add(1);
+        self.stale = true;
+        self.cc.on_rto(now, self.pipe());
+        self.recovery = Some(Recovery {
+            point: self.snd_max,
+            high_rxt: self.snd_una,
+            after_rto: true,
+        });
+        // RFC 6675 §5.1: SACK information may be reneged; keep it but retransmit from una.
+        self.dupacks = 0;
+        for e in self.sent_times.iter_mut() {
+            e.2 = true;
+        }
+    }
+
+    /// Records received subflow offsets `[start, end)` (already window-checked). Returns true
+    /// when they filled a hole or arrived out of order (ACK at once, RFC 5681 §4.2).
+    pub fn on_received(&mut self, start: u64, end: u64) -> bool {
+        if end <= self.rcv_nxt {
+            return true;
+        }
+        let start = start.max(self.rcv_nxt);
+        if start == self.rcv_nxt {
+            self.rcv_nxt = end;
+            let had_ooo = !self.rcv_ooo.is_empty();
+            while let Some((s, e)) = self.rcv_ooo.first() {
+                if s <= self.rcv_nxt {
+                    self.rcv_nxt = self.rcv_nxt.max(e);
+                    self.rcv_ooo.remove_below(e);
+                } else {
+                    break;
+                }
+            }
+            self.stats.bytes_received += end - start;
+            had_ooo
+        } else {
+            self.rcv_ooo.insert(start, end);
+            true
+        }
+    }
+
+    /// SACK blocks to report: the most recent out-of-order ranges first (RFC 2018 §4).
+    pub fn sack_blocks(&self, max: usize) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.rcv_ooo.iter().rev().take(max)
+    }
+
+    /// Earliest armed timer.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// Snapshot for congestion control views.
+    pub fn path_info(&self, initial_rtt: Duration) -> crate::congestion::PathInfo {
+        crate::congestion::PathInfo {
+            cwnd: self.cc.window(),
+            srtt: self.rtt.srtt().unwrap_or(initial_rtt),
+            mss: self.mss,
+            active: self.state.can_send() && !self.stale,
+        }
+    }
+}
