@@ -70,7 +70,7 @@ impl Default for EndpointConfig {
             max_half_open: 1024,
             send_buffer: 4 << 20,
             recv_buffer: 4 << 20,
-            max_ooo_ranges: 64,
+            max_ooo_ranges: 1024,
             max_pending_control: 1024,
             mss: 1460,
             initial_window_segments: 10,

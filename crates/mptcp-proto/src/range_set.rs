@@ -58,6 +58,16 @@ impl RangeSet {
         true
     }
 
+    /// Whether [`RangeSet::insert`] of `[start, end)` would succeed.
+    pub fn can_insert(&self, start: u64, end: u64) -> bool {
+        if start >= end || self.ranges.len() < self.max_ranges {
+            return true;
+        }
+        let i = self.ranges.partition_point(|r| r.1 < start);
+        let j = i + self.ranges[i..].partition_point(|r| r.0 <= end);
+        i != j
+    }
+
     /// Removes everything below `bound`.
     pub fn remove_below(&mut self, bound: u64) {
         // Ranges lying entirely below `bound`.

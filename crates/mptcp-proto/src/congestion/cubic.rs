@@ -181,6 +181,15 @@ impl Controller for Cubic {
         self.reduce(in_flight);
         self.cwnd = self.mss64();
     }
+    fn exit_slow_start(&mut self) {
+        if self.cwnd < self.ssthresh {
+            self.ssthresh = self.cwnd;
+        }
+    }
+    fn on_rto_in_recovery(&mut self, _now: Instant) {
+        self.cwnd = self.mss64();
+        self.epoch_start = None;
+    }
     fn on_idle_restart(&mut self, _now: Instant) {
         // RFC 5681 §4.1 restart window; the cubic curve must not count idle time as growth
         // time (RFC 9438 §5.8), so a new epoch starts with the next ACK.

@@ -41,6 +41,11 @@ pub trait Controller: Send + core::fmt::Debug {
     fn on_congestion_event(&mut self, now: Instant, in_flight: u64, view: &CcView<'_>);
     /// Retransmission timeout (RFC 5681 §3.1: ssthresh from flight size, cwnd to one MSS).
     fn on_rto(&mut self, now: Instant, in_flight: u64);
+    /// Retransmission timeout during a loss recovery that already reduced ssthresh: the
+    /// window collapses to one MSS but ssthresh stays (as Linux's `tcp_enter_loss`).
+    fn on_rto_in_recovery(&mut self, now: Instant);
+    /// Leave slow start without a loss (HyStart++, RFC 9406): ssthresh = cwnd.
+    fn exit_slow_start(&mut self);
     /// The connection was idle for longer than an RTO (RFC 5681 §4.1 restart window).
     fn on_idle_restart(&mut self, now: Instant) {
         let _ = now;

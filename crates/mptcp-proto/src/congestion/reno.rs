@@ -84,6 +84,15 @@ impl Controller for Reno {
         self.cwnd = self.mss64();
         self.acked_accum = 0;
     }
+    fn exit_slow_start(&mut self) {
+        if self.cwnd < self.ssthresh {
+            self.ssthresh = self.cwnd;
+        }
+    }
+    fn on_rto_in_recovery(&mut self, _now: Instant) {
+        self.cwnd = self.mss64();
+        self.acked_accum = 0;
+    }
     fn on_idle_restart(&mut self, _now: Instant) {
         // RFC 5681 §4.1: cwnd = min(RW, cwnd) with RW = min(IW, cwnd).
         self.cwnd = self.cwnd.min(self.initial_window);

@@ -1034,6 +1034,12 @@ impl Connection {
         }
         let mut off = seg_off + skip;
         let mut data = &payload[skip as usize..];
+        // Out of order with no room to remember it: drop it, the peer will resend.
+        let end = off + data.len() as u64;
+        if off > sf.rcv_nxt && !sf.rcv_ooo.can_insert(off, end) {
+            self.subflows[idx].ack_now = true;
+            return;
+        }
         let mut accepted_end = off;
         let mut out_of_order = off > self.subflows[idx].rcv_nxt;
         while !data.is_empty() {

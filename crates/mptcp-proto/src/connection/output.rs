@@ -320,6 +320,10 @@ impl Connection {
             base + (4 - base % 4) % 4
         };
         let room = (sf.mss as usize).saturating_sub(used + mapping_room);
+        if !first_data {
+            self.subflows[idx].payload_hint = room.max(1) as u32;
+        }
+        let sf = &self.subflows[idx];
         let plan = sf.plan_segment(room as u32, !mptcp)?;
         // The mapping of this segment.
         let mut mptcp_opt = None;

@@ -107,7 +107,7 @@ impl Connection {
             };
             let space = views.iter().find(|v| v.index == idx).map_or(0, |v| v.space);
             let sf = &self.subflows[idx];
-            let mss = u64::from(sf.mss);
+            let mss = u64::from(sf.payload_hint.max(1));
             // Round the chunk up to whole segments so a small window still sends full ones.
             let want = space.div_ceil(mss).max(1) * mss;
             let chunk = avail.min(want).min(MAX_MAPPING);

@@ -216,8 +216,54 @@ pub struct Subflow {
     pub last_window_sent: u16,
     /// A RST (with this MP_TCPRST reason) must be sent, then the subflow closes.
     pub reset_pending: Option<u8>,
+    /// Payload bytes a full data segment carries after options (mappings are cut to it).
+    pub payload_hint: u32,
+    /// HyStart++ (RFC 9406) round tracking.
+    pub hystart: HyStart,
+    /// Retransmissions of this recovery episode: (start, end, time sent).
+    pub retx_log: VecDeque<(u64, u64, Instant)>,
+    /// Retransmitted ranges found lost again (RACK-style, RFC 8985 §6.2): resent first.
+    pub lost_again: RangeSet,
     /// Counters.
     pub stats: SubflowCounters,
+}
+
+/// Per-round minimum RTTs for HyStart++ slow-start exit (RFC 9406 §4.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HyStart {
+    /// The round ends when this offset is acknowledged.
+    pub round_end: u64,
+    /// Minimum RTT of the previous round.
+    pub last_round_min: Option<Duration>,
+    /// Minimum RTT of the current round.
+    pub current_round_min: Option<Duration>,
+    /// RTT samples in the current round.
+    pub samples: u32,
+}
+
+impl HyStart {
+    /// RFC 9406 N_RTT_SAMPLE.
+    const N_RTT_SAMPLE: u32 = 8;
+
+    /// Feeds a sample taken while in slow start; returns true when slow start should end.
+    pub fn on_sample(&mut self, ack: u64, snd_max: u64, rtt: Duration) -> bool {
+        if ack >= self.round_end {
+            self.last_round_min = self.current_round_min;
+            self.current_round_min = None;
+            self.samples = 0;
+            self.round_end = snd_max;
+        }
+        self.samples += 1;
+        self.current_round_min = Some(self.current_round_min.map_or(rtt, |m| m.min(rtt)));
+        let (Some(last), Some(cur)) = (self.last_round_min, self.current_round_min) else {
+            return false;
+        };
+        if self.samples < Self::N_RTT_SAMPLE {
+            return false;
+        }
+        let eta = (last / 8).clamp(Duration::from_millis(4), Duration::from_millis(16));
+        cur >= last + eta
+    }
 }
 
 /// Raw counters kept by a subflow.
@@ -325,6 +371,10 @@ impl Subflow {
             last_data_ack_sent: None,
             last_window_sent: 0,
             reset_pending: None,
+            payload_hint: mss.saturating_sub(40).max(1),
+            hystart: HyStart::default(),
+            retx_log: VecDeque::new(),
+            lost_again: RangeSet::new(16),
             stats: SubflowCounters::default(),
         }
     }
@@ -424,6 +474,25 @@ impl Subflow {
             return None;
         }
         let space = self.cwnd_space();
+        // Retransmissions that were lost again go first.
+        if self.recovery.is_some() && space > 0 {
+            if let Some((s, e)) = self.lost_again.first() {
+                let s = s.max(self.snd_una);
+                if let Some((gs, ge)) = self.sacked.first_gap(s, e.max(s)) {
+                    let data_end = ge.min(self.map_end);
+                    let len = data_end.saturating_sub(gs).min(u64::from(max_payload));
+                    let len = self.clip_to_mapping(gs, len as u32);
+                    if len > 0 {
+                        return Some(SegmentPlan {
+                            start: gs,
+                            len,
+                            fin: false,
+                            retransmit: true,
+                        });
+                    }
+                }
+            }
+        }
         // Retransmission of data deemed lost.
         if let Some(rec) = self.recovery {
             let edge = self.lost_edge();
@@ -515,8 +584,17 @@ impl Subflow {
         self.stats.bytes_sent += u64::from(plan.len);
         if plan.retransmit {
             self.stats.retransmits += 1;
-            if let Some(rec) = self.recovery.as_mut() {
+            let again = self
+                .lost_again
+                .first()
+                .is_some_and(|(s, e)| plan.start >= s && plan.start < e);
+            if again {
+                self.lost_again.remove_below(end);
+            } else if let Some(rec) = self.recovery.as_mut() {
                 rec.high_rxt = rec.high_rxt.max(end);
+            }
+            if self.recovery.is_some() && self.retx_log.len() < 4096 {
+                self.retx_log.push_back((plan.start, end, now));
             }
             for entry in self.sent_times.iter_mut() {
                 if entry.0 > plan.start && entry.0 - 1 < end {
@@ -584,6 +662,9 @@ impl Subflow {
                 sack_news = true;
             }
         }
+        if sack_news {
+            self.detect_lost_retransmissions();
+        }
         let newly = ack.saturating_sub(self.snd_una);
         if newly > 0 {
             self.snd_una = ack;
@@ -604,6 +685,12 @@ impl Subflow {
             }
             if let Some(s) = sample {
                 self.rtt.on_sample(s);
+                if self.recovery.is_none()
+                    && self.cc.window() < self.cc.ssthresh()
+                    && self.hystart.on_sample(ack, self.snd_max, s)
+                {
+                    self.cc.exit_slow_start();
+                }
             }
             while let Some(m) = self.tx_maps.front() {
                 if m.ssn_end() <= ack {
@@ -618,6 +705,8 @@ impl Subflow {
             match self.recovery {
                 Some(rec) if ack >= rec.point => {
                     self.recovery = None;
+                    self.retx_log.clear();
+                    self.lost_again.clear();
                 }
                 Some(mut rec) => {
                     // Partial ACK (RFC 6582): keep going; without SACK retransmit the next hole.
@@ -626,6 +715,10 @@ impl Subflow {
                     }
                     rec.high_rxt = rec.high_rxt.max(ack);
                     self.recovery = Some(rec);
+                    // After a timeout the window restarts in slow start (RFC 5681 §3.1).
+                    if rec.after_rto {
+                        self.cc.on_ack(now, newly, view);
+                    }
                 }
                 None => {
                     let acked_data = newly;
@@ -664,12 +757,56 @@ impl Subflow {
         newly
     }
 
+    /// A retransmission is lost again when data sent after it (by more than a quarter of
+    /// the minimum RTT) has been SACKed while it has not (RFC 8985 §6.2, simplified).
+    fn detect_lost_retransmissions(&mut self) {
+        if self.recovery.is_none() || self.retx_log.is_empty() {
+            return;
+        }
+        let Some((_, high)) = self.sacked.last() else {
+            return;
+        };
+        // Send time of the newest never-retransmitted segment that is SACKed ...
+        let idx = self.sent_times.partition_point(|e| e.0 < high);
+        let mut delivered_at = match self.sent_times.get(idx) {
+            Some(&(_, t, false)) => t,
+            _ => Instant::ZERO,
+        };
+        // ... or of the newest retransmission that is SACKed.
+        for &(s, e, t) in self.retx_log.iter().rev() {
+            if t <= delivered_at {
+                break;
+            }
+            if self.sacked.covers(s.max(self.snd_una), e) && s >= self.snd_una {
+                delivered_at = t;
+                break;
+            }
+        }
+        if delivered_at == Instant::ZERO {
+            return;
+        }
+        let reo = self.rtt.min_rtt().unwrap_or(Duration::ZERO) / 4;
+        while let Some(&(s, e, t)) = self.retx_log.front() {
+            if t + reo >= delivered_at {
+                break;
+            }
+            self.retx_log.pop_front();
+            if e <= self.snd_una || self.sacked.covers(s.max(self.snd_una), e) {
+                continue;
+            }
+            self.lost_again.insert(s.max(self.snd_una), e);
+        }
+    }
+
     /// Retransmission timeout (RFC 6298 §5.4-5.7, RFC 5681 §3.1).
     pub fn on_rto(&mut self, now: Instant) {
         self.stats.rto_count += 1;
         self.rto_backoff = self.rto_backoff.saturating_add(1);
         self.stale = true;
-        self.cc.on_rto(now, self.pipe());
+        match self.recovery {
+            Some(rec) if !rec.after_rto => self.cc.on_rto_in_recovery(now),
+            _ => self.cc.on_rto(now, self.flight()),
+        }
         self.recovery = Some(Recovery {
             point: self.snd_max,
             high_rxt: self.snd_una,

@@ -90,6 +90,7 @@ pub struct Pair {
     buf: Vec<u8>,
     pub client_events: Vec<Event>,
     pub server_events: Vec<Event>,
+    pub trace_tick: u64,
 }
 
 impl Pair {
@@ -123,6 +124,7 @@ impl Pair {
             buf: Vec::new(),
             client_events: Vec::new(),
             server_events: Vec::new(),
+            trace_tick: 0,
         }
     }
 
@@ -299,6 +301,37 @@ pub fn transfer(
                     Ok(n) => got.extend_from_slice(&buf[..n]),
                     Err(_) => break,
                 }
+            }
+        }
+        if let Some(tick) = std::env::var("PAIR_TRACE")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|t| p.now.as_millis() / t != p.trace_tick)
+        {
+            p.trace_tick = p.now.as_millis() / tick;
+            if let Some(st) = p.client.stats(c) {
+                let sfs: Vec<String> = st
+                    .subflows
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "[acked {} cwnd {} ss {} rto {} fr {} retx {}]",
+                            s.bytes_acked,
+                            s.cwnd,
+                            s.ssthresh,
+                            s.rto_count,
+                            s.fast_recoveries,
+                            s.retransmits
+                        )
+                    })
+                    .collect();
+                eprintln!(
+                    "t={} ms acked={} got={} {}",
+                    p.now.as_millis(),
+                    st.bytes_acked,
+                    got.len(),
+                    sfs.join(" ")
+                );
             }
         }
         let client_closed = p
