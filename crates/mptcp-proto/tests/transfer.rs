@@ -92,3 +92,205 @@ fn lossy_path_transfer_is_intact() {
     assert!(done.is_some());
     assert!(got == data);
 }
+
+#[test]
+fn option_stripping_on_syn_falls_back_to_tcp() {
+    let mut up = Link::new(10, 50);
+    up.filter = Some(util::strip_on_syn);
+    let mut pair = Pair::new(
+        EndpointConfig::default(),
+        EndpointConfig::default(),
+        vec![(up, Link::new(10, 50))],
+        5,
+    );
+    let data = pattern(3_000_000, 5);
+    let (got, done, c) = transfer(&mut pair, &data, secs(30));
+    assert!(done.is_some());
+    assert!(got == data);
+    assert!(
+        pair.client_events.iter().any(|e| *e == Event::FellBack(c)),
+        "client did not report fallback"
+    );
+    let st = pair.client.stats(c).unwrap();
+    assert!(st.fallback && !st.mptcp);
+}
+
+#[test]
+fn stripping_on_synack_only_falls_back_on_both_sides() {
+    let mut down = Link::new(10, 50);
+    down.filter = Some(util::strip_on_syn);
+    let mut pair = Pair::new(
+        EndpointConfig::default(),
+        EndpointConfig::default(),
+        vec![(Link::new(10, 50), down)],
+        6,
+    );
+    let data = pattern(1_000_000, 6);
+    let (got, done, c) = transfer(&mut pair, &data, secs(30));
+    assert!(done.is_some());
+    assert!(got == data);
+    assert!(pair.client.stats(c).unwrap().fallback);
+}
+
+#[test]
+fn path_down_mid_transfer_finishes_on_the_other_path() {
+    let mut pair = Pair::new(
+        EndpointConfig::default(),
+        EndpointConfig::default(),
+        vec![
+            (Link::new(10, 50), Link::new(10, 50)),
+            (Link::new(10, 50), Link::new(10, 50)),
+        ],
+        7,
+    );
+    let data = pattern(15_000_000, 8);
+    let c = pair.connect();
+    let mut sent = 0;
+    let mut server_conn = None;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let mut finished = false;
+    let mut cut = false;
+    pair.drive_until(secs(120), |p| {
+        if std::env::var("DBG").is_ok() && p.now.as_millis() / 500 != p.trace_tick {
+            p.trace_tick = p.now.as_millis() / 500;
+            let st = p.client.stats(c).unwrap();
+            eprintln!(
+                "t={} acked={} got={} sent={} reinj={} {:?}",
+                p.now.as_millis(),
+                st.bytes_acked,
+                got.len(),
+                sent,
+                st.reinjected_bytes,
+                st.subflows
+                    .iter()
+                    .map(|s| (s.bytes_acked, s.cwnd, s.rto_count, s.established))
+                    .collect::<Vec<_>>()
+            );
+        }
+        if !cut && p.now >= Instant::ZERO + Duration::from_millis(800) {
+            cut = true;
+            p.paths[0].up.up = false;
+            p.paths[0].down.up = false;
+        }
+        while sent < data.len() {
+            match p.client.send(c, &data[sent..]) {
+                Ok(n) if n > 0 => sent += n,
+                _ => break,
+            }
+        }
+        if sent == data.len() {
+            let _ = p.client.shutdown(c);
+        }
+        for e in p.server_events.drain(..) {
+            if let Event::Incoming { conn, .. } = e {
+                server_conn = Some(conn);
+            }
+        }
+        if let Some(s) = server_conn {
+            loop {
+                match p.server.recv(s, &mut buf) {
+                    Ok(0) => {
+                        finished = true;
+                        break;
+                    }
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(_) => break,
+                }
+            }
+        }
+        finished
+    });
+    assert!(cut, "the path never went down");
+    assert!(finished, "transfer did not finish after the path failure");
+    assert!(
+        got == data,
+        "data corrupted after failover ({} of {} bytes)",
+        got.len(),
+        data.len()
+    );
+    let st = pair.client.stats(c).unwrap();
+    assert!(st.reinjected_bytes > 0, "nothing was reinjected");
+}
+
+#[test]
+fn server_announces_address_and_client_joins_it() {
+    let server_cfg = EndpointConfig {
+        announce_addrs: vec!["10.9.1.1".parse().unwrap()],
+        ..EndpointConfig::default()
+    };
+    // One client address and one path; the announced address routes over the same path.
+    let mut pair = Pair::new(
+        EndpointConfig::default(),
+        server_cfg,
+        vec![(Link::new(5, 100), Link::new(5, 100))],
+        8,
+    );
+    let data = pattern(4_000_000, 2);
+    let (got, done, c) = transfer(&mut pair, &data, secs(30));
+    assert!(done.is_some());
+    assert!(got == data);
+    let st = pair.client.stats(c).unwrap();
+    assert_eq!(st.add_addr_rx, 1, "client should accept the ADD_ADDR once");
+    assert!(
+        st.subflows
+            .iter()
+            .any(|s| s.remote.ip().to_string() == "10.9.1.1"),
+        "no subflow to the announced address"
+    );
+}
+
+#[test]
+fn abort_sends_fastclose_and_peer_closes() {
+    let mut pair = Pair::new(
+        EndpointConfig::default(),
+        EndpointConfig::default(),
+        vec![(Link::new(5, 100), Link::new(5, 100))],
+        9,
+    );
+    let c = pair.connect();
+    pair.drive_until(secs(2), |p| {
+        p.server_events
+            .iter()
+            .any(|e| matches!(e, Event::Incoming { .. }))
+    });
+    let _ = pair.client.send(c, b"hello");
+    pair.drive_until(secs(3), |_| false);
+    pair.client.abort(pair.now, c);
+    pair.drive_until(secs(5), |p| {
+        p.server_events
+            .iter()
+            .any(|e| matches!(e, Event::Closed { .. }))
+    });
+    assert!(pair.server_events.iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            reason: mptcp_proto::CloseReason::PeerReset,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn checksums_negotiated_and_data_intact() {
+    let cfg = EndpointConfig {
+        checksum: true,
+        ..EndpointConfig::default()
+    };
+    let mut pair = Pair::new(
+        cfg,
+        EndpointConfig::default(),
+        vec![
+            (Link::new(5, 100), Link::new(5, 100)),
+            (Link::new(5, 100), Link::new(5, 100)),
+        ],
+        10,
+    );
+    let data = pattern(3_000_000, 4);
+    let (got, done, c) = transfer(&mut pair, &data, secs(30));
+    assert!(done.is_some());
+    assert!(got == data);
+    let st = pair.client.stats(c).unwrap();
+    assert!(st.checksum);
+    assert_eq!(st.dss_checksum_errors, 0);
+}

@@ -416,7 +416,13 @@ impl Connection {
             .iter()
             .flat_map(|s| s.rx_maps.iter())
             .filter_map(|m| m.pending.as_ref().map(|(b, _)| b.len()))
-            .sum();
+            .sum::<usize>()
+            + self
+                .subflows
+                .iter()
+                .flat_map(|s| s.tx_maps.iter())
+                .filter_map(|m| m.retained.as_ref().map(|r| r.len()))
+                .sum::<usize>();
         self.send_buf.len()
             + self.recv.readable_len()
             + self.recv.out_of_order_bytes() as usize
@@ -570,29 +576,35 @@ impl Connection {
         }
     }
 
-    /// Lowest data offset some subflow may still need to (re)send.
-    pub(crate) fn send_buffer_floor(&self) -> u64 {
-        let mut floor = self.data_una;
-        for sf in self.subflows.iter() {
+    /// Releases DATA_ACKed send-buffer bytes and reports writability. Mappings that a
+    /// subflow may still have to resend keep a copy of their bytes.
+    pub(crate) fn release_send_buffer(&mut self) {
+        let floor = self
+            .data_una
+            .min(self.reinject.first().map_or(u64::MAX, |r| r.0));
+        let start = self.send_buf.start();
+        if floor <= start {
+            return;
+        }
+        for sf in self.subflows.iter_mut() {
             if sf.state == TcpState::Closed {
                 continue;
             }
-            for m in sf.tx_maps.iter() {
-                let s = m.ssn.max(sf.snd_una);
-                if s < m.ssn_end() {
-                    floor = floor.min(m.data + (s - m.ssn));
+            let una = sf.snd_una;
+            for m in sf.tx_maps.iter_mut() {
+                if m.retained.is_some()
+                    || m.ssn_end() <= una
+                    || m.data >= floor
+                    || m.data + u64::from(m.len) <= start
+                {
+                    continue;
+                }
+                let mut copy = vec![0u8; m.len as usize];
+                if self.send_buf.copy_out(m.data, &mut copy) {
+                    m.retained = Some(copy.into_boxed_slice());
                 }
             }
         }
-        if let Some((s, _)) = self.reinject.first() {
-            floor = floor.min(s);
-        }
-        floor
-    }
-
-    /// Releases acknowledged send-buffer bytes and reports writability.
-    pub(crate) fn release_send_buffer(&mut self) {
-        let floor = self.send_buffer_floor();
         let before = self.send_buf.space();
         self.send_buf.release_below(floor);
         if self.writable_wanted

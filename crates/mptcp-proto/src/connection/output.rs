@@ -339,7 +339,7 @@ impl Connection {
                     None => {
                         let mut tmp = std::mem::take(&mut self.scratch);
                         tmp.resize(map_len as usize, 0);
-                        let ok = self.send_buf.copy_out(map_data, &mut tmp);
+                        let ok = self.copy_payload(idx, plan.start, map_data, &mut tmp);
                         let c = if ok {
                             crypto::dss_checksum(dsn, map_ssn as u32, map_len as u16, &tmp)
                         } else {
@@ -392,10 +392,12 @@ impl Connection {
         let mut payload = std::mem::take(&mut self.scratch);
         payload.clear();
         if plan.len > 0 {
-            let m = *self.subflows[idx].mapping_at(plan.start)?;
-            let data_off = m.data + (plan.start - m.ssn);
+            let data_off = {
+                let m = self.subflows[idx].mapping_at(plan.start)?;
+                m.data + (plan.start - m.ssn)
+            };
             payload.resize(plan.len as usize, 0);
-            if !self.send_buf.copy_out(data_off, &mut payload) {
+            if !self.copy_payload(idx, plan.start, data_off, &mut payload) {
                 self.scratch = payload;
                 return None;
             }
@@ -431,6 +433,28 @@ impl Connection {
             self.on_fin_sent(idx);
         }
         Some(t)
+    }
+
+    /// Copies data bytes `[data_off, ..)` for the segment at subflow offset `at`: from the
+    /// send buffer, or from the mapping's retained copy.
+    fn copy_payload(&self, idx: usize, at: u64, data_off: u64, out: &mut [u8]) -> bool {
+        if self.send_buf.copy_out(data_off, out) {
+            return true;
+        }
+        let Some(m) = self.subflows[idx].mapping_at(at) else {
+            return false;
+        };
+        let Some(kept) = m.retained.as_ref() else {
+            return false;
+        };
+        let from = (data_off - m.data) as usize;
+        match kept.get(from..from + out.len()) {
+            Some(src) => {
+                out.copy_from_slice(src);
+                true
+            }
+            None => false,
+        }
     }
 
     /// State change after our FIN went out (RFC 9293 §3.10.4 CLOSE).

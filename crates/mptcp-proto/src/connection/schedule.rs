@@ -53,12 +53,11 @@ impl Connection {
                 {
                     m.len += len as u32;
                 }
-                _ => sf.tx_maps.push_back(TxMap {
+                _ => sf.tx_maps.push_back(TxMap::new(
                     ssn,
-                    data: self.data_nxt,
-                    len: len.min(u64::from(u32::MAX / 2)) as u32,
-                    checksum: None,
-                }),
+                    self.data_nxt,
+                    len.min(u64::from(u32::MAX / 2)) as u32,
+                )),
             }
             let added = sf.tx_maps.back().map_or(0, |m| m.ssn_end())
                 - sf.map_end.min(sf.tx_maps.back().map_or(0, |m| m.ssn_end()));
@@ -131,12 +130,7 @@ impl Connection {
                 {
                     m.len += chunk as u32;
                 }
-                _ => sf.tx_maps.push_back(TxMap {
-                    ssn,
-                    data: start,
-                    len: chunk as u32,
-                    checksum: None,
-                }),
+                _ => sf.tx_maps.push_back(TxMap::new(ssn, start, chunk as u32)),
             }
             sf.map_end += chunk;
             if reinjecting {

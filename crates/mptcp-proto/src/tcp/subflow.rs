@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 pub const DUP_THRESH: u32 = 3;
 
 /// A send-side mapping: subflow bytes `[ssn, ssn + len)` carry data bytes `[dsn, dsn + len)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxMap {
     /// First subflow offset (relative to the ISN, so also the wire "relative SSN").
     pub ssn: u64,
@@ -26,6 +26,22 @@ pub struct TxMap {
     pub len: u32,
     /// DSS checksum, computed when the mapping is first transmitted.
     pub checksum: Option<u16>,
+    /// The mapping's bytes, kept here once the connection released them from its send
+    /// buffer (DATA_ACKed via another subflow) while this subflow may still resend them.
+    pub retained: Option<Box<[u8]>>,
+}
+
+impl TxMap {
+    /// A mapping whose bytes are still in the connection's send buffer.
+    pub fn new(ssn: u64, data: u64, len: u32) -> Self {
+        TxMap {
+            ssn,
+            data,
+            len,
+            checksum: None,
+            retained: None,
+        }
+    }
 }
 
 impl TxMap {

@@ -342,3 +342,52 @@ pub fn transfer(
     });
     (got, done_at, c)
 }
+
+/// Rewrites a packet through the codec, replacing every MPTCP option with NOPs when `pred`
+/// holds for the segment (a middlebox that strips options).
+pub fn strip_mptcp_if(
+    pkt: &mut Vec<u8>,
+    pred: impl Fn(&mptcp_proto::wire::TcpRepr<'_>) -> bool,
+) -> bool {
+    use mptcp_proto::wire::{IpRepr, TcpOption, TcpRepr};
+    let Ok((ip, payload)) = IpRepr::parse(pkt) else {
+        return true;
+    };
+    let Ok(mut seg) = TcpRepr::parse(payload, None) else {
+        return true;
+    };
+    if !pred(&seg) {
+        return true;
+    }
+    let before = seg.options.len();
+    let mut opts = mptcp_proto::wire::TcpOptions::new();
+    for o in seg.options.iter() {
+        match o {
+            TcpOption::Mptcp(m) => {
+                for _ in 0..m.buffer_len() {
+                    opts.push(TcpOption::Nop);
+                }
+            }
+            other => opts.push(other.clone()),
+        }
+    }
+    if before == 0 {
+        return true;
+    }
+    seg.options = opts;
+    let payload_vec = seg.payload.to_vec();
+    seg.payload = &payload_vec;
+    let mut out = vec![0u8; ip.header_len() + seg.buffer_len()];
+    let ip2 = IpRepr {
+        payload_len: seg.buffer_len(),
+        ..ip
+    };
+    ip2.emit(&mut out[..ip.header_len()]);
+    seg.emit(&mut out[ip.header_len()..], ip.src, ip.dst);
+    *pkt = out;
+    true
+}
+
+pub fn strip_on_syn(pkt: &mut Vec<u8>) -> bool {
+    strip_mptcp_if(pkt, |s| s.flags.syn())
+}
