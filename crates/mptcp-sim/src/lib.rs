@@ -12,3 +12,5 @@ pub mod scenario;
 pub mod units;
 
 pub use scenario::{Scenario, ScenarioError};
+pub mod link;
+pub mod pool;
