@@ -2,6 +2,7 @@
 //!
 //! Parsing never panics on any input; emitting never panics on a buffer of `buffer_len()` bytes.
 
+mod bytes;
 pub mod checksum;
 pub mod ip;
 pub mod mptcp;
@@ -9,8 +10,8 @@ pub mod tcp;
 
 pub use ip::{IpRepr, IP_PROTO_TCP};
 pub use mptcp::{
-    AddAddr, DataAck, Dss, DssMapping, MpCapable, MpFail, MpFastclose, MpJoin, MpPrio,
-    MpTcpRst, MptcpOption, RemoveAddr,
+    AddAddr, DataAck, Dss, DssMapping, MpCapable, MpFail, MpFastclose, MpJoin, MpPrio, MpTcpRst,
+    MptcpOption, RemoveAddr,
 };
 pub use tcp::{SackBlocks, TcpFlags, TcpOption, TcpOptions, TcpRepr};
 

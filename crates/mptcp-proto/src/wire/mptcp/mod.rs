@@ -3,10 +3,35 @@
 //! The subtype is the high nibble of the option's third byte; the form of each subtype is
 //! chosen by the option length (and, for MP_CAPABLE and MP_JOIN, by the segment's flags,
 //! which the engine checks, not the codec).
+//!
+//! Every subtype type has `parse(body)`, `buffer_len()` and `emit(buf)`, where `body` is
+//! the option bytes after kind and length (so the option length is `body.len() + 2`) and
+//! `emit` writes the whole option including kind and length. Reserved bits are ignored
+//! on parse and emitted as zero (RFC 8684 §3).
 
+mod add_addr;
+mod dss;
+mod fastclose;
+mod mp_capable;
+mod mp_fail;
+mod mp_join;
+mod mp_prio;
+mod remove_addr;
+mod tcprst;
+
+pub use add_addr::AddAddr;
+pub use dss::{DataAck, Dss, DssMapping};
+pub use fastclose::MpFastclose;
+pub use mp_capable::MpCapable;
+pub use mp_fail::MpFail;
+pub use mp_join::MpJoin;
+pub use mp_prio::MpPrio;
+pub use remove_addr::RemoveAddr;
+pub use tcprst::MpTcpRst;
+
+use super::bytes::Writer;
 use super::ParseError;
 use smallvec::SmallVec;
-use std::net::IpAddr;
 
 /// TCP option kind of MPTCP.
 pub const KIND_MPTCP: u8 = 30;
@@ -33,175 +58,22 @@ pub mod subtype {
     pub const MP_TCPRST: u8 = 0x8;
 }
 
-/// MP_CAPABLE (RFC 8684 §3.1). Forms by length: 4 (SYN, no key), 12 (SYN/ACK: sender key),
-/// 20 (third ACK: sender key then receiver key), 22 (ACK + data: adds data-level length),
-/// 24 (adds the DSS checksum).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MpCapable {
-    /// Version (low nibble of byte 2); 1 for RFC 8684.
-    pub version: u8,
-    /// Flags byte: A=0x80 checksum required, B=0x40 extensibility, C=0x20 no join to
-    /// initial address, D..G reserved crypto bits, H=0x01 HMAC-SHA256.
-    pub flags: u8,
-    /// Key of the option's sender (SYN/ACK and later forms).
-    pub sender_key: Option<u64>,
-    /// Key of the option's receiver (third ACK and later forms).
-    pub receiver_key: Option<u64>,
-    /// Data-level length (ACK + data form).
-    pub data_len: Option<u16>,
-    /// DSS checksum (ACK + data form when checksums are on).
-    pub checksum: Option<u16>,
+/// The length error for a body of `data.len()` bytes (option length saturated to 255).
+fn bad_len(subtype: u8, data: &[u8]) -> ParseError {
+    ParseError::BadMptcpLength {
+        subtype,
+        len: u8::try_from(data.len() + 2).unwrap_or(u8::MAX),
+    }
 }
 
-impl MpCapable {
-    /// Flag A: checksum required.
-    pub const FLAG_A: u8 = 0x80;
-    /// Flag B: extensibility (must be 0 in v1).
-    pub const FLAG_B: u8 = 0x40;
-    /// Flag C: do not join to the initial address and port.
-    pub const FLAG_C: u8 = 0x20;
-    /// Flag H: HMAC-SHA256.
-    pub const FLAG_H: u8 = 0x01;
-}
-
-/// MP_JOIN (RFC 8684 §3.2), one variant per handshake step (lengths 12, 16, 24).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MpJoin {
-    /// SYN form (length 12).
-    Syn {
-        /// Backup flag.
-        backup: bool,
-        /// Sender's address ID.
-        addr_id: u8,
-        /// Receiver's token.
-        token: u32,
-        /// Sender's random number.
-        nonce: u32,
-    },
-    /// SYN/ACK form (length 16).
-    SynAck {
-        /// Backup flag.
-        backup: bool,
-        /// Sender's address ID.
-        addr_id: u8,
-        /// Truncated (leftmost 64 bits) HMAC.
-        hmac: u64,
-        /// Sender's random number.
-        nonce: u32,
-    },
-    /// Third ACK form (length 24): full 160-bit truncated HMAC.
-    Ack {
-        /// Leftmost 160 bits of the HMAC.
-        hmac: [u8; 20],
-    },
-}
-
-/// DATA_ACK of a DSS option: the value and whether it was sent as 8 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DataAck {
-    /// Value; only the low 32 bits are meaningful when `wide` is false.
-    pub value: u64,
-    /// Sent in the 8-byte form (flag a).
-    pub wide: bool,
-}
-
-/// The mapping part of a DSS option (RFC 8684 §3.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DssMapping {
-    /// Data sequence number; only the low 32 bits are meaningful when `wide` is false.
-    pub dsn: u64,
-    /// Sent in the 8-byte form (flag m).
-    pub wide: bool,
-    /// Subflow sequence number relative to the subflow's initial sequence number.
-    pub ssn: u32,
-    /// Data-level length (0 = infinite mapping).
-    pub data_len: u16,
-    /// DSS checksum, present when checksums were negotiated.
-    pub checksum: Option<u16>,
-}
-
-/// DSS (RFC 8684 §3.3): flags F (DATA_FIN) 0x10, m 0x08, M 0x04, a 0x02, A 0x01.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Dss {
-    /// DATA_ACK (flag A, width flag a).
-    pub data_ack: Option<DataAck>,
-    /// Mapping (flag M, width flag m).
-    pub mapping: Option<DssMapping>,
-    /// DATA_FIN (flag F).
-    pub data_fin: bool,
-}
-
-/// ADD_ADDR (RFC 8684 §3.4.1). Lengths: IPv4 8/10 (echo, +port), 16/18 (HMAC, +port);
-/// IPv6 20/22, 28/30.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AddAddr {
-    /// Echo flag E.
-    pub echo: bool,
-    /// Address ID.
-    pub addr_id: u8,
-    /// The announced address.
-    pub addr: IpAddr,
-    /// Optional port.
-    pub port: Option<u16>,
-    /// Truncated HMAC (rightmost 64 bits); present exactly when `echo` is false.
-    pub hmac: Option<u64>,
-}
-
-/// REMOVE_ADDR (RFC 8684 §3.4.2): one or more address IDs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoveAddr {
-    /// Address IDs (at least one; at most 37 fit in an option).
-    pub addr_ids: SmallVec<[u8; 8]>,
-}
-
-/// MP_PRIO (RFC 8684 §3.3.8). Length 3; the RFC 6824 form with an address ID (length 4)
-/// is accepted on parse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MpPrio {
-    /// Backup flag B.
-    pub backup: bool,
-    /// Address ID, only in the legacy length-4 form.
-    pub addr_id: Option<u8>,
-}
-
-/// MP_FAIL (RFC 8684 §3.7): length 12, the DSN at which the checksum failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MpFail {
-    /// Data sequence number (64 bits).
-    pub dsn: u64,
-}
-
-/// MP_FASTCLOSE (RFC 8684 §3.5): length 12, the receiver's key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MpFastclose {
-    /// The option receiver's key.
-    pub receiver_key: u64,
-}
-
-/// MP_TCPRST (RFC 8684 §3.6): length 4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MpTcpRst {
-    /// Flags U, V, W, T (low nibble of byte 2; T = 0x1, transient).
-    pub flags: u8,
-    /// Reason code.
-    pub reason: u8,
-}
-
-impl MpTcpRst {
-    /// Unspecified error.
-    pub const REASON_UNSPECIFIED: u8 = 0;
-    /// MPTCP-specific error.
-    pub const REASON_MPTCP: u8 = 1;
-    /// Lack of resources.
-    pub const REASON_RESOURCES: u8 = 2;
-    /// Administratively prohibited.
-    pub const REASON_PROHIBITED: u8 = 3;
-    /// Too much outstanding data.
-    pub const REASON_TOO_MUCH_DATA: u8 = 4;
-    /// Unacceptable performance.
-    pub const REASON_PERFORMANCE: u8 = 5;
-    /// Middlebox interference.
-    pub const REASON_MIDDLEBOX: u8 = 6;
+/// Writes kind, length and byte 2 of an option and returns a writer positioned after them.
+/// `len` is truncated to the 8-bit length field.
+fn emit_header(buf: &mut [u8], len: usize, byte2: u8) -> Writer<'_> {
+    let mut w = Writer::new(buf);
+    w.u8(KIND_MPTCP);
+    w.u8(len as u8);
+    w.u8(byte2);
+    w
 }
 
 /// Any MPTCP suboption.
@@ -237,24 +109,322 @@ impl MptcpOption {
     /// Parses the option body `data` (the bytes after kind and length). Never fails:
     /// a body that fits no form becomes [`MptcpOption::Unknown`].
     pub fn parse(data: &[u8]) -> MptcpOption {
-        let _ = data;
-        todo!("wire helper")
+        Self::try_parse(data).unwrap_or_else(|_| MptcpOption::Unknown {
+            data: SmallVec::from_slice(data),
+        })
     }
 
-    /// Strict parse, reporting why a body fits no form.
+    /// Strict parse, reporting why a body fits no form: an empty body is
+    /// [`ParseError::Truncated`], an unassigned subtype (9 to 15, including
+    /// MP_EXPERIMENTAL) is [`ParseError::Invalid`], a length that fits none of the
+    /// subtype's forms is [`ParseError::BadMptcpLength`].
     pub fn try_parse(data: &[u8]) -> Result<MptcpOption, ParseError> {
-        let _ = data;
-        todo!("wire helper")
+        let first = *data.first().ok_or(ParseError::Truncated("mptcp subtype"))?;
+        Ok(match first >> 4 {
+            subtype::MP_CAPABLE => MptcpOption::MpCapable(MpCapable::parse(data)?),
+            subtype::MP_JOIN => MptcpOption::MpJoin(MpJoin::parse(data)?),
+            subtype::DSS => MptcpOption::Dss(Dss::parse(data)?),
+            subtype::ADD_ADDR => MptcpOption::AddAddr(AddAddr::parse(data)?),
+            subtype::REMOVE_ADDR => MptcpOption::RemoveAddr(RemoveAddr::parse(data)?),
+            subtype::MP_PRIO => MptcpOption::MpPrio(MpPrio::parse(data)?),
+            subtype::MP_FAIL => MptcpOption::MpFail(MpFail::parse(data)?),
+            subtype::MP_FASTCLOSE => MptcpOption::MpFastclose(MpFastclose::parse(data)?),
+            subtype::MP_TCPRST => MptcpOption::MpTcpRst(MpTcpRst::parse(data)?),
+            _ => return Err(ParseError::Invalid("mptcp subtype")),
+        })
+    }
+
+    /// The subtype number (for `Unknown`, the high nibble of its first byte, or 0xf when
+    /// it has no bytes).
+    pub fn subtype(&self) -> u8 {
+        match self {
+            MptcpOption::MpCapable(_) => subtype::MP_CAPABLE,
+            MptcpOption::MpJoin(_) => subtype::MP_JOIN,
+            MptcpOption::Dss(_) => subtype::DSS,
+            MptcpOption::AddAddr(_) => subtype::ADD_ADDR,
+            MptcpOption::RemoveAddr(_) => subtype::REMOVE_ADDR,
+            MptcpOption::MpPrio(_) => subtype::MP_PRIO,
+            MptcpOption::MpFail(_) => subtype::MP_FAIL,
+            MptcpOption::MpFastclose(_) => subtype::MP_FASTCLOSE,
+            MptcpOption::MpTcpRst(_) => subtype::MP_TCPRST,
+            MptcpOption::Unknown { data } => data.first().map_or(0xf, |b| b >> 4),
+        }
     }
 
     /// Bytes on the wire including kind and length.
     pub fn buffer_len(&self) -> usize {
-        todo!("wire helper")
+        match self {
+            MptcpOption::MpCapable(o) => o.buffer_len(),
+            MptcpOption::MpJoin(o) => o.buffer_len(),
+            MptcpOption::Dss(o) => o.buffer_len(),
+            MptcpOption::AddAddr(o) => o.buffer_len(),
+            MptcpOption::RemoveAddr(o) => o.buffer_len(),
+            MptcpOption::MpPrio(o) => o.buffer_len(),
+            MptcpOption::MpFail(o) => o.buffer_len(),
+            MptcpOption::MpFastclose(o) => o.buffer_len(),
+            MptcpOption::MpTcpRst(o) => o.buffer_len(),
+            MptcpOption::Unknown { data } => 2 + data.len(),
+        }
     }
 
     /// Writes kind, length and body into `buf[..buffer_len()]`.
     pub fn emit(&self, buf: &mut [u8]) {
-        let _ = buf;
-        todo!("wire helper")
+        match self {
+            MptcpOption::MpCapable(o) => o.emit(buf),
+            MptcpOption::MpJoin(o) => o.emit(buf),
+            MptcpOption::Dss(o) => o.emit(buf),
+            MptcpOption::AddAddr(o) => o.emit(buf),
+            MptcpOption::RemoveAddr(o) => o.emit(buf),
+            MptcpOption::MpPrio(o) => o.emit(buf),
+            MptcpOption::MpFail(o) => o.emit(buf),
+            MptcpOption::MpFastclose(o) => o.emit(buf),
+            MptcpOption::MpTcpRst(o) => o.emit(buf),
+            MptcpOption::Unknown { data } => {
+                let mut w = Writer::new(buf);
+                w.u8(KIND_MPTCP);
+                w.u8((2 + data.len()) as u8);
+                w.bytes(data);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::IpAddr;
+
+    /// Checks a complete option (`bytes` starts with kind and length) against `expected`:
+    /// parse, strict parse, length, emit into a 0xa5-filled buffer, and that no proper
+    /// prefix of the body parses to the same value.
+    #[track_caller]
+    pub(crate) fn check_option(bytes: &[u8], expected: &MptcpOption) {
+        assert_eq!(bytes[0], KIND_MPTCP);
+        assert_eq!(usize::from(bytes[1]), bytes.len());
+        let body = &bytes[2..];
+        assert_eq!(&MptcpOption::parse(body), expected);
+        if !matches!(expected, MptcpOption::Unknown { .. }) {
+            assert_eq!(&MptcpOption::try_parse(body).unwrap(), expected);
+        }
+        assert_eq!(expected.buffer_len(), bytes.len());
+        let mut buf = vec![0xa5; bytes.len()];
+        expected.emit(&mut buf);
+        assert_eq!(&buf[..], bytes);
+        for n in 0..body.len() {
+            assert_ne!(&MptcpOption::parse(&body[..n]), expected, "prefix {n}");
+        }
+    }
+
+    /// Any IPv4 or IPv6 address.
+    pub(crate) fn arb_addr() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<[u8; 4]>().prop_map(IpAddr::from),
+            any::<[u8; 16]>().prop_map(IpAddr::from),
+        ]
+    }
+
+    fn arb_mp_capable() -> impl Strategy<Value = MpCapable> {
+        (
+            0u8..16,
+            any::<u8>(),
+            0usize..5,
+            any::<(u64, u64, u16, u16)>(),
+        )
+            .prop_map(|(version, flags, form, (sk, rk, dl, cs))| MpCapable {
+                version,
+                flags,
+                sender_key: (form >= 1).then_some(sk),
+                receiver_key: (form >= 2).then_some(rk),
+                data_len: (form >= 3).then_some(dl),
+                checksum: (form >= 4).then_some(cs),
+            })
+    }
+
+    fn arb_mp_join() -> impl Strategy<Value = MpJoin> {
+        prop_oneof![
+            any::<(bool, u8, u32, u32)>().prop_map(|(backup, addr_id, token, nonce)| {
+                MpJoin::Syn {
+                    backup,
+                    addr_id,
+                    token,
+                    nonce,
+                }
+            }),
+            any::<(bool, u8, u64, u32)>().prop_map(|(backup, addr_id, hmac, nonce)| {
+                MpJoin::SynAck {
+                    backup,
+                    addr_id,
+                    hmac,
+                    nonce,
+                }
+            }),
+            any::<[u8; 20]>().prop_map(|hmac| MpJoin::Ack { hmac }),
+        ]
+    }
+
+    fn arb_dss() -> impl Strategy<Value = Dss> {
+        let ack = (any::<u64>(), any::<bool>()).prop_map(|(v, wide)| DataAck {
+            value: if wide { v } else { v & 0xffff_ffff },
+            wide,
+        });
+        let map = (any::<u64>(), any::<bool>(), any::<u32>(), any::<u16>()).prop_flat_map(
+            |(dsn, wide, ssn, data_len)| {
+                proptest::option::of(any::<u16>()).prop_map(move |checksum| DssMapping {
+                    dsn: if wide { dsn } else { dsn & 0xffff_ffff },
+                    wide,
+                    ssn,
+                    data_len,
+                    checksum,
+                })
+            },
+        );
+        (
+            proptest::option::of(ack),
+            proptest::option::of(map),
+            any::<bool>(),
+        )
+            .prop_map(|(data_ack, mapping, data_fin)| Dss {
+                data_ack,
+                mapping,
+                data_fin,
+            })
+    }
+
+    fn arb_add_addr() -> impl Strategy<Value = AddAddr> {
+        (
+            any::<bool>(),
+            any::<u8>(),
+            arb_addr(),
+            proptest::option::of(any::<u16>()),
+            any::<u64>(),
+        )
+            .prop_map(|(echo, addr_id, addr, port, hmac)| AddAddr {
+                echo,
+                addr_id,
+                addr,
+                port,
+                hmac: (!echo).then_some(hmac),
+            })
+    }
+
+    /// Any MPTCP suboption with reserved bits zero, in a canonical form.
+    pub(crate) fn arb_option() -> impl Strategy<Value = MptcpOption> {
+        prop_oneof![
+            arb_mp_capable().prop_map(MptcpOption::MpCapable),
+            arb_mp_join().prop_map(MptcpOption::MpJoin),
+            arb_dss().prop_map(MptcpOption::Dss),
+            arb_add_addr().prop_map(MptcpOption::AddAddr),
+            proptest::collection::vec(any::<u8>(), 1..=37).prop_map(|ids| {
+                MptcpOption::RemoveAddr(RemoveAddr {
+                    addr_ids: SmallVec::from_vec(ids),
+                })
+            }),
+            (any::<bool>(), proptest::option::of(any::<u8>()))
+                .prop_map(|(backup, addr_id)| MptcpOption::MpPrio(MpPrio { backup, addr_id })),
+            any::<u64>().prop_map(|dsn| MptcpOption::MpFail(MpFail { dsn })),
+            any::<u64>()
+                .prop_map(|receiver_key| MptcpOption::MpFastclose(MpFastclose { receiver_key })),
+            (0u8..16, any::<u8>())
+                .prop_map(|(flags, reason)| MptcpOption::MpTcpRst(MpTcpRst { flags, reason })),
+            (9u8..16, proptest::collection::vec(any::<u8>(), 0..30)).prop_map(|(st, rest)| {
+                let mut data = SmallVec::from_slice(&[st << 4]);
+                data.extend_from_slice(&rest);
+                MptcpOption::Unknown { data }
+            }),
+        ]
+    }
+
+    #[test]
+    fn empty_and_unknown_subtypes() {
+        assert_eq!(
+            MptcpOption::try_parse(&[]),
+            Err(ParseError::Truncated("mptcp subtype"))
+        );
+        assert_eq!(
+            MptcpOption::parse(&[]),
+            MptcpOption::Unknown {
+                data: SmallVec::new()
+            }
+        );
+        let exp = [0xf0, 1, 2, 3];
+        assert_eq!(
+            MptcpOption::try_parse(&exp),
+            Err(ParseError::Invalid("mptcp subtype"))
+        );
+        let o = MptcpOption::parse(&exp);
+        assert_eq!(o.subtype(), 0xf);
+        check_option(&[30, 6, 0xf0, 1, 2, 3], &o);
+    }
+
+    #[test]
+    fn known_subtype_bad_length_is_unknown() {
+        let body = [0x50, 1, 2, 3];
+        assert_eq!(
+            MptcpOption::try_parse(&body),
+            Err(ParseError::BadMptcpLength { subtype: 5, len: 6 })
+        );
+        let o = MptcpOption::parse(&body);
+        assert!(matches!(o, MptcpOption::Unknown { .. }));
+        let mut buf = [0xa5; 6];
+        o.emit(&mut buf);
+        assert_eq!(buf, [30, 6, 0x50, 1, 2, 3]);
+    }
+
+    #[test]
+    fn huge_body_does_not_panic() {
+        let body = vec![0x40; 1000];
+        let o = MptcpOption::parse(&body);
+        assert_eq!(o.buffer_len(), 1002);
+        assert_eq!(
+            MptcpOption::try_parse(&body[..0]).unwrap_err(),
+            ParseError::Truncated("mptcp subtype")
+        );
+        assert!(matches!(
+            MptcpOption::try_parse(&[0x00; 300]),
+            Err(ParseError::BadMptcpLength {
+                subtype: 0,
+                len: 255
+            })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn roundtrip(opt in arb_option(), fill in any::<u8>()) {
+            let mut buf = vec![fill; opt.buffer_len()];
+            opt.emit(&mut buf);
+            prop_assert_eq!(usize::from(buf[1]), buf.len());
+            let parsed = MptcpOption::parse(&buf[2..]);
+            prop_assert_eq!(&parsed, &opt);
+            let mut again = vec![!fill; parsed.buffer_len()];
+            parsed.emit(&mut again);
+            prop_assert_eq!(again, buf);
+        }
+
+        #[test]
+        fn parse_never_panics(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let opt = MptcpOption::parse(&data);
+            // Whatever parsed must re-emit to a buffer of its own length.
+            let mut buf = vec![0; opt.buffer_len()];
+            opt.emit(&mut buf);
+            // And re-parse to the same value (reserved bits were dropped once).
+            prop_assert_eq!(MptcpOption::parse(&buf[2..]), opt);
+        }
+
+        #[test]
+        fn mutated_never_panics(
+            opt in arb_option(),
+            flip in any::<(usize, u8)>(),
+            cut in any::<usize>(),
+        ) {
+            let mut buf = vec![0; opt.buffer_len()];
+            opt.emit(&mut buf);
+            let body = &mut buf[2..];
+            let n = body.len();
+            body[flip.0 % n] ^= flip.1;
+            let _ = MptcpOption::parse(&body[..cut % (n + 1)]);
+            let _ = MptcpOption::parse(body);
+        }
     }
 }
