@@ -14,3 +14,5 @@ pub mod units;
 pub use scenario::{Scenario, ScenarioError};
 pub mod link;
 pub mod pool;
+pub mod middlebox;
+pub mod packet;
