@@ -49,7 +49,14 @@ pub struct Side {
 
 impl Side {
     fn new(ep: Endpoint) -> Self {
-        Side { ep, conn: None, timer: TimerSlot::default(), shut: false, peer_finished: false, closed: false }
+        Side {
+            ep,
+            conn: None,
+            timer: TimerSlot::default(),
+            shut: false,
+            peer_finished: false,
+            closed: false,
+        }
     }
 }
 
@@ -97,7 +104,10 @@ impl Flow {
     /// Builds flow `index` with endpoints seeded from the scenario seed.
     pub fn new(index: usize, spec: &FlowSpec, seed: u64, n_paths: usize) -> Self {
         let config = config_for(spec);
-        let client = Endpoint::new(config.clone(), derive_seed(seed, Stream::Client, index as u64));
+        let client = Endpoint::new(
+            config.clone(),
+            derive_seed(seed, Stream::Client, index as u64),
+        );
         let server = Endpoint::new(config, derive_seed(seed, Stream::Server, index as u64));
         Flow {
             index,
@@ -110,7 +120,12 @@ impl Flow {
                 written: 0,
                 hasher: Sha256::new(),
             },
-            receiver: Receiver { count: 0, hasher: Sha256::new(), eof_at: None, scratch: vec![0; CHUNK] },
+            receiver: Receiver {
+                count: 0,
+                hasher: Sha256::new(),
+                eof_at: None,
+                scratch: vec![0; CHUNK],
+            },
             start: Instant::ZERO + spec.start,
             failed: false,
             fallback: false,
@@ -141,21 +156,43 @@ impl Flow {
         SERVER - self.sender_side()
     }
 
-    fn event(&self, now: Instant, kind: &str, path: Option<usize>, detail: String) -> TimelineEvent {
-        TimelineEvent { time_s: now.as_secs_f64(), kind: kind.to_string(), flow: Some(self.index), path, detail }
+    fn event(
+        &self,
+        now: Instant,
+        kind: &str,
+        path: Option<usize>,
+        detail: String,
+    ) -> TimelineEvent {
+        TimelineEvent {
+            time_s: now.as_secs_f64(),
+            kind: kind.to_string(),
+            flow: Some(self.index),
+            path,
+            detail,
+        }
     }
 
     /// Starts listening on the server.
     pub fn listen(&mut self, timeline: &mut Vec<TimelineEvent>) {
         if let Err(e) = self.sides[SERVER].ep.listen(SERVER_PORT) {
             self.failed = true;
-            timeline.push(self.event(Instant::ZERO, "connect-failed", None, format!("listen: {e}")));
+            timeline.push(self.event(
+                Instant::ZERO,
+                "connect-failed",
+                None,
+                format!("listen: {e}"),
+            ));
         }
     }
 
     /// Connects the client (at the flow's start time).
     pub fn connect(&mut self, now: Instant, timeline: &mut Vec<TimelineEvent>) {
-        let addrs: Vec<IpAddr> = self.spec.paths.iter().map(|&p| IpAddr::V4(client_addr(p, self.index))).collect();
+        let addrs: Vec<IpAddr> = self
+            .spec
+            .paths
+            .iter()
+            .map(|&p| IpAddr::V4(client_addr(p, self.index)))
+            .collect();
         let client = &mut self.sides[CLIENT];
         let mut params = client.ep.connect_params(addrs, server_socket(self.index));
         params.mptcp = self.spec.kind == FlowKind::Mptcp;
@@ -176,11 +213,20 @@ impl Flow {
             return true;
         }
         self.receiver.eof_at.is_some()
-            && self.sides.iter().all(|s| s.closed || (s.shut && s.peer_finished))
+            && self
+                .sides
+                .iter()
+                .all(|s| s.closed || (s.shut && s.peer_finished))
     }
 
     /// Reacts to one engine event of side `side`.
-    pub fn on_event(&mut self, side: usize, now: Instant, ev: Event, timeline: &mut Vec<TimelineEvent>) {
+    pub fn on_event(
+        &mut self,
+        side: usize,
+        now: Instant,
+        ev: Event,
+        timeline: &mut Vec<TimelineEvent>,
+    ) {
         match ev {
             Event::Connected(c) => {
                 self.sides[side].conn = Some(c);
@@ -216,24 +262,46 @@ impl Flow {
             Event::FellBack(_) => {
                 if !self.fallback {
                     self.fallback = true;
-                    timeline.push(self.event(now, "fallback", None, format!("{} side", side_name(side))));
+                    timeline.push(self.event(
+                        now,
+                        "fallback",
+                        None,
+                        format!("{} side", side_name(side)),
+                    ));
                 }
                 self.snapshot_if_sender(side);
             }
-            Event::SubflowUp { subflow, local, remote, .. } => {
+            Event::SubflowUp {
+                subflow,
+                local,
+                remote,
+                ..
+            } => {
                 if side == CLIENT {
                     let path = path_of_ip(local.ip(), self.n_paths);
                     if let Some(p) = path {
                         self.client_subflow_paths.insert(subflow, p);
                     }
-                    timeline.push(self.event(now, "subflow-up", path, format!("subflow {} {local} -> {remote}", subflow.0)));
+                    timeline.push(self.event(
+                        now,
+                        "subflow-up",
+                        path,
+                        format!("subflow {} {local} -> {remote}", subflow.0),
+                    ));
                 }
                 self.snapshot_if_sender(side);
             }
-            Event::SubflowDown { subflow, reason, .. } => {
+            Event::SubflowDown {
+                subflow, reason, ..
+            } => {
                 if side == CLIENT {
                     let path = self.client_subflow_paths.get(&subflow).copied();
-                    timeline.push(self.event(now, "subflow-down", path, format!("subflow {} {reason:?}", subflow.0)));
+                    timeline.push(self.event(
+                        now,
+                        "subflow-down",
+                        path,
+                        format!("subflow {} {reason:?}", subflow.0),
+                    ));
                 }
                 self.snapshot_if_sender(side);
             }
@@ -244,7 +312,12 @@ impl Flow {
                     if reason != CloseReason::Normal && self.receiver.eof_at.is_none() {
                         self.failed = true;
                     }
-                    timeline.push(self.event(now, "connection-closed", None, format!("{} side: {reason:?}", side_name(side))));
+                    timeline.push(self.event(
+                        now,
+                        "connection-closed",
+                        None,
+                        format!("{} side: {reason:?}", side_name(side)),
+                    ));
                 }
             }
         }
@@ -261,7 +334,9 @@ impl Flow {
 
     fn write(&mut self) {
         let side = self.sender_side();
-        let Some(conn) = self.sides[side].conn else { return };
+        let Some(conn) = self.sides[side].conn else {
+            return;
+        };
         let s = &mut self.sender;
         loop {
             if s.off == s.chunk.len() {
@@ -294,7 +369,9 @@ impl Flow {
 
     fn read(&mut self, now: Instant, timeline: &mut Vec<TimelineEvent>) {
         let side = self.receiver_side();
-        let Some(conn) = self.sides[side].conn else { return };
+        let Some(conn) = self.sides[side].conn else {
+            return;
+        };
         if self.receiver.eof_at.is_some() {
             return;
         }
@@ -304,7 +381,12 @@ impl Flow {
                     self.receiver.eof_at = Some(now);
                     self.snapshot();
                     let t = now.saturating_duration_since(self.start).as_secs_f64();
-                    timeline.push(self.event(now, "flow-complete", None, format!("{} bytes in {t:.6} s", self.receiver.count)));
+                    timeline.push(self.event(
+                        now,
+                        "flow-complete",
+                        None,
+                        format!("{} bytes in {t:.6} s", self.receiver.count),
+                    ));
                     if !self.sides[side].shut {
                         self.sides[side].shut = true;
                         let _ = self.sides[side].ep.shutdown(conn);
@@ -332,7 +414,9 @@ impl Flow {
     pub fn snapshot(&mut self) {
         let side = &self.sides[self.sender_side()];
         let Some(conn) = side.conn else { return };
-        let Some(stats) = side.ep.stats(conn) else { return };
+        let Some(stats) = side.ep.stats(conn) else {
+            return;
+        };
         self.fallback |= stats.fallback;
         for sf in stats.subflows {
             self.subflows.insert(sf.id, sf);
@@ -347,15 +431,30 @@ impl Flow {
             && delivered == bytes
             && self.sender.written == bytes
             && self.sender.hasher.clone().finalize() == self.receiver.hasher.clone().finalize();
-        let completion = self.receiver.eof_at.map(|t| t.saturating_duration_since(self.start).as_secs_f64());
-        let elapsed = completion.unwrap_or_else(|| end.saturating_duration_since(self.start).as_secs_f64());
-        let goodput_bps = if elapsed > 0.0 { delivered as f64 * 8.0 / elapsed } else { 0.0 };
+        let completion = self
+            .receiver
+            .eof_at
+            .map(|t| t.saturating_duration_since(self.start).as_secs_f64());
+        let elapsed =
+            completion.unwrap_or_else(|| end.saturating_duration_since(self.start).as_secs_f64());
+        let goodput_bps = if elapsed > 0.0 {
+            delivered as f64 * 8.0 / elapsed
+        } else {
+            0.0
+        };
         let from_server = self.sender_side() == SERVER;
         let subflows = self
             .subflows
             .values()
             .map(|sf| SubflowReport {
-                path: path_of_ip(if from_server { sf.remote.ip() } else { sf.local.ip() }, self.n_paths),
+                path: path_of_ip(
+                    if from_server {
+                        sf.remote.ip()
+                    } else {
+                        sf.local.ip()
+                    },
+                    self.n_paths,
+                ),
                 bytes: sf.bytes_sent,
                 retransmits: sf.retransmits,
                 srtt_ms: sf.srtt.map(|d| d.as_nanos() as f64 / 1e6),

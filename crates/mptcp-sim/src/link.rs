@@ -41,7 +41,9 @@ impl LinkParams {
         LinkParams {
             rate_bps: path.rate,
             delay: path.delay,
-            queue_limit: path.queue.unwrap_or_else(|| default_queue(path.rate, path.delay)),
+            queue_limit: path
+                .queue
+                .unwrap_or_else(|| default_queue(path.rate, path.delay)),
             queue_explicit: path.queue.is_some(),
             loss: path.loss,
             reorder: path.reorder,
@@ -188,7 +190,12 @@ impl Link {
 
     /// Offers a packet to the link at `now`. Returns the reason when it is dropped (its
     /// buffer then went back to `pool`).
-    pub fn send(&mut self, now: Instant, pkt: Vec<u8>, pool: &mut BufPool) -> Result<(), DropReason> {
+    pub fn send(
+        &mut self,
+        now: Instant,
+        pkt: Vec<u8>,
+        pool: &mut BufPool,
+    ) -> Result<(), DropReason> {
         let dup = if self.chance(self.params.duplicate) && self.up {
             self.stats.duplicated += 1;
             Some(pool.copy_of(&pkt))
@@ -218,7 +225,8 @@ impl Link {
             return Err(DropReason::QueueFull);
         }
         let start = self.busy_until.max(now);
-        self.busy_until = start + Duration::from_nanos(serialization_nanos(len, self.params.rate_bps));
+        self.busy_until =
+            start + Duration::from_nanos(serialization_nanos(len, self.params.rate_bps));
         let arrival = self.busy_until + self.params.delay;
         if self.chance(self.params.loss) {
             // Lost on the wire: it used the transmitter but never arrives.
@@ -228,10 +236,15 @@ impl Link {
         }
         if self.chance(self.params.reorder) {
             let max_extra = u64::try_from(self.params.delay.as_nanos()).unwrap_or(u64::MAX);
-            let extra = if max_extra == 0 { 0 } else { self.rng.gen_range(0..=max_extra) };
+            let extra = if max_extra == 0 {
+                0
+            } else {
+                self.rng.gen_range(0..=max_extra)
+            };
             self.stats.reordered += 1;
             self.side_seq += 1;
-            self.side_lane.insert((arrival + Duration::from_nanos(extra), self.side_seq), pkt);
+            self.side_lane
+                .insert((arrival + Duration::from_nanos(extra), self.side_seq), pkt);
         } else {
             let arrival = arrival.max(self.last_arrival);
             self.last_arrival = arrival;
@@ -253,7 +266,11 @@ impl Link {
     /// Takes the next packet that has arrived by `now`, in arrival order.
     pub fn pop_arrived(&mut self, now: Instant) -> Option<Vec<u8>> {
         let a = self.fifo.front().map(|(t, _)| *t).filter(|&t| t <= now);
-        let b = self.side_lane.first_key_value().map(|((t, _), _)| *t).filter(|&t| t <= now);
+        let b = self
+            .side_lane
+            .first_key_value()
+            .map(|((t, _), _)| *t)
+            .filter(|&t| t <= now);
         let pkt = match (a, b) {
             (Some(a), Some(b)) if b < a => self.side_lane.pop_first().map(|(_, p)| p),
             (Some(_), _) => self.fifo.pop_front().map(|(_, p)| p),
@@ -310,7 +327,8 @@ mod tests {
         assert_eq!(got[0].1[0], 1);
         assert_eq!(got[1].1[0], 2);
         // An idle link later: no queueing.
-        link.send(Instant::from_micros(100_000), pkt(1500, 3), &mut pool).unwrap();
+        link.send(Instant::from_micros(100_000), pkt(1500, 3), &mut pool)
+            .unwrap();
         assert_eq!(link.next_arrival(), Some(Instant::from_micros(110_120)));
     }
 
@@ -335,8 +353,12 @@ mod tests {
         assert_eq!(link.backlog(Instant::ZERO), 5000);
         // The queue drains at the link rate: after 8 ms (1000 B) there is room for one more.
         assert_eq!(link.backlog(Instant::from_micros(8_000)), 4000);
-        assert!(link.send(Instant::from_micros(8_000), pkt(1000, 9), &mut pool).is_ok());
-        assert!(link.send(Instant::from_micros(8_000), pkt(1000, 9), &mut pool).is_err());
+        assert!(link
+            .send(Instant::from_micros(8_000), pkt(1000, 9), &mut pool)
+            .is_ok());
+        assert!(link
+            .send(Instant::from_micros(8_000), pkt(1000, 9), &mut pool)
+            .is_err());
         // Survivors arrive in order, one serialization time apart.
         let got = drain(&mut link);
         let tags: Vec<u8> = got.iter().map(|(_, p)| p[0]).collect();
@@ -367,7 +389,9 @@ mod tests {
             let mut p = params(1_000_000_000, 1);
             p.loss = 0.3;
             let mut link = Link::new(p, seed);
-            (0..200).map(|_| link.send(Instant::ZERO, pkt(10, 0), &mut pool).is_ok()).collect::<Vec<_>>()
+            (0..200)
+                .map(|_| link.send(Instant::ZERO, pkt(10, 0), &mut pool).is_ok())
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(5), run(5));
         assert_ne!(run(5), run(6));
@@ -385,14 +409,20 @@ mod tests {
         assert!(!link.is_up());
         assert_eq!(link.in_flight(), 0);
         assert_eq!(link.next_arrival(), None);
-        assert_eq!(link.send(Instant::from_micros(1), pkt(1000, 7), &mut pool), Err(DropReason::Down));
+        assert_eq!(
+            link.send(Instant::from_micros(1), pkt(1000, 7), &mut pool),
+            Err(DropReason::Down)
+        );
         assert_eq!(link.stats().dropped_down, 4);
         assert_eq!(pool.idle(), 4);
         let t = Instant::from_micros(2_000);
         link.set_up(t);
         link.send(t, pkt(1000, 8), &mut pool).unwrap();
         // 1000 B at 10 Mbit/s = 800 us, plus 5 ms.
-        assert_eq!(link.next_arrival(), Some(Instant::from_micros(2_000 + 800 + 5_000)));
+        assert_eq!(
+            link.next_arrival(),
+            Some(Instant::from_micros(2_000 + 800 + 5_000))
+        );
     }
 
     #[test]
@@ -444,11 +474,20 @@ mod tests {
         };
         let mut p = LinkParams::from_path(&path);
         assert_eq!(p.queue_limit, 250_000);
-        p.apply(&LinkChange { rate: Some(10_000_000), ..Default::default() });
+        p.apply(&LinkChange {
+            rate: Some(10_000_000),
+            ..Default::default()
+        });
         assert_eq!(p.rate_bps, 10_000_000);
         assert_eq!(p.queue_limit, 25_000);
-        p.apply(&LinkChange { queue: Some(1234), ..Default::default() });
-        p.apply(&LinkChange { rate: Some(1_000_000_000), ..Default::default() });
+        p.apply(&LinkChange {
+            queue: Some(1234),
+            ..Default::default()
+        });
+        p.apply(&LinkChange {
+            rate: Some(1_000_000_000),
+            ..Default::default()
+        });
         assert_eq!(p.queue_limit, 1234);
     }
 
@@ -457,7 +496,10 @@ mod tests {
         let mut pool = BufPool::new();
         let mut link = Link::new(params(1_000_000_000, 50), 1);
         link.send(Instant::ZERO, pkt(100, 1), &mut pool).unwrap();
-        link.apply(&LinkChange { delay: Some(Duration::from_millis(1)), ..Default::default() });
+        link.apply(&LinkChange {
+            delay: Some(Duration::from_millis(1)),
+            ..Default::default()
+        });
         link.send(Instant::ZERO, pkt(100, 2), &mut pool).unwrap();
         let got = drain(&mut link);
         assert_eq!(got[0].1[0], 1);

@@ -50,7 +50,9 @@ pub fn nat_addr(path: usize) -> Ipv4Addr {
 /// `strip-mptcp`: on SYN and SYN/ACK segments, every MPTCP option (kind 30) is overwritten
 /// with NOPs. Returns whether the packet changed.
 pub fn strip_mptcp_syn(pkt: &mut [u8]) -> bool {
-    let Some(l) = TcpLayout::of(pkt) else { return false };
+    let Some(l) = TcpLayout::of(pkt) else {
+        return false;
+    };
     if l.flags(pkt) & flags::SYN == 0 {
         return false;
     }
@@ -75,7 +77,9 @@ pub fn strip_mptcp_syn(pkt: &mut [u8]) -> bool {
 /// (the header shrinks; the remaining options are padded with NOPs to a multiple of 4).
 /// Returns whether the packet changed.
 pub fn strip_mptcp_data(pkt: &mut Vec<u8>) -> bool {
-    let Some(l) = TcpLayout::of(pkt) else { return false };
+    let Some(l) = TcpLayout::of(pkt) else {
+        return false;
+    };
     if l.flags(pkt) & flags::SYN != 0 || l.payload_len() == 0 {
         return false;
     }
@@ -107,7 +111,11 @@ pub fn strip_mptcp_data(pkt: &mut Vec<u8>) -> bool {
     pkt[tcp + 12] = ((new_tcp_hdr / 4) as u8) << 4 | (pkt[tcp + 12] & 0x0f);
     let total = l.ip_hdr + new_tcp_hdr + payload_len;
     set_total_len(pkt, total);
-    let nl = TcpLayout { ip_hdr: l.ip_hdr, tcp_hdr: new_tcp_hdr, total };
+    let nl = TcpLayout {
+        ip_hdr: l.ip_hdr,
+        tcp_hdr: new_tcp_hdr,
+        total,
+    };
     refresh_checksums(pkt, &nl);
     true
 }
@@ -115,7 +123,9 @@ pub fn strip_mptcp_data(pkt: &mut Vec<u8>) -> bool {
 /// `seq-rewrite`: client-to-server sequence numbers are shifted by [`SEQ_SHIFT`];
 /// server-to-client acknowledgments (and SACK blocks) are shifted back.
 pub fn seq_rewrite(pkt: &mut [u8], side: Side) -> bool {
-    let Some(l) = TcpLayout::of(pkt) else { return false };
+    let Some(l) = TcpLayout::of(pkt) else {
+        return false;
+    };
     let tcp = l.tcp();
     match side {
         Side::Upstream => {
@@ -167,7 +177,13 @@ pub fn split(pkt: &mut Vec<u8>, pool: &mut BufPool) -> Option<Vec<u8>> {
     set_u32(&mut second, tcp + 4, seq2);
     let second_total = second.len();
     set_total_len(&mut second, second_total);
-    refresh_checksums(&mut second, &TcpLayout { total: second_total, ..l });
+    refresh_checksums(
+        &mut second,
+        &TcpLayout {
+            total: second_total,
+            ..l
+        },
+    );
 
     pkt[tcp + 13] &= !(flags::FIN | flags::PSH);
     set_total_len(pkt, cut);
@@ -184,7 +200,9 @@ fn is_plain_data(pkt: &[u8], l: &TcpLayout) -> bool {
 /// header and options (the second's options are lost) but the second's ACK and window.
 /// Returns whether they were merged (`first` then holds the result).
 pub fn coalesce(first: &mut Vec<u8>, second: &[u8]) -> bool {
-    let (Some(a), Some(b)) = (TcpLayout::of(first), TcpLayout::of(second)) else { return false };
+    let (Some(a), Some(b)) = (TcpLayout::of(first), TcpLayout::of(second)) else {
+        return false;
+    };
     if !is_plain_data(first, &a) || !is_plain_data(second, &b) {
         return false;
     }
@@ -198,7 +216,11 @@ pub fn coalesce(first: &mut Vec<u8>, second: &[u8]) -> bool {
     first.extend_from_slice(&second[b.payload()..b.total]);
     let tcp = a.tcp();
     set_u32(first, tcp + 8, b.ack(second));
-    set_u16(first, tcp + 14, u16::from_be_bytes([second[b.tcp() + 14], second[b.tcp() + 15]]));
+    set_u16(
+        first,
+        tcp + 14,
+        u16::from_be_bytes([second[b.tcp() + 14], second[b.tcp() + 15]]),
+    );
     first[tcp + 13] |= b.flags(second) & flags::PSH;
     let total = first.len();
     set_total_len(first, total);
@@ -219,21 +241,32 @@ pub struct Nat {
 impl Nat {
     /// A NAT with public address [`nat_addr`]`(path)`.
     pub fn new(path: usize) -> Self {
-        Nat { public: nat_addr(path), out: BTreeMap::new(), back: BTreeMap::new(), next_port: u32::from(NAT_FIRST_PORT) }
+        Nat {
+            public: nat_addr(path),
+            out: BTreeMap::new(),
+            back: BTreeMap::new(),
+            next_port: u32::from(NAT_FIRST_PORT),
+        }
     }
 
     /// Rewrites a packet; returns false if it must be dropped (no mapping, ports exhausted).
     pub fn translate(&mut self, pkt: &mut [u8], side: Side) -> bool {
-        let Some(l) = TcpLayout::of(pkt) else { return true };
+        let Some(l) = TcpLayout::of(pkt) else {
+            return true;
+        };
         let tcp = l.tcp();
         match side {
             Side::Upstream => {
-                let Some(src) = ipv4_src(pkt) else { return true };
+                let Some(src) = ipv4_src(pkt) else {
+                    return true;
+                };
                 let key = (src, l.src_port(pkt));
                 let port = match self.out.get(&key) {
                     Some(&p) => p,
                     None => {
-                        let Ok(p) = u16::try_from(self.next_port) else { return false };
+                        let Ok(p) = u16::try_from(self.next_port) else {
+                            return false;
+                        };
                         self.next_port += 1;
                         self.out.insert(key, p);
                         self.back.insert(p, key);
@@ -247,7 +280,9 @@ impl Nat {
                 if crate::packet::ipv4_dst(pkt) != Some(self.public) {
                     return true;
                 }
-                let Some(&(addr, port)) = self.back.get(&l.dst_port(pkt)) else { return false };
+                let Some(&(addr, port)) = self.back.get(&l.dst_port(pkt)) else {
+                    return false;
+                };
                 pkt[16..20].copy_from_slice(&addr.octets());
                 set_u16(pkt, tcp + 2, port);
             }
@@ -308,7 +343,11 @@ pub struct Middlebox {
 impl Middlebox {
     /// A middlebox of `kind` on path `path`.
     pub fn new(kind: MiddleboxKind, path: usize) -> Self {
-        Middlebox { kind, nat: Nat::new(path), coalescers: Default::default() }
+        Middlebox {
+            kind,
+            nat: Nat::new(path),
+            coalescers: Default::default(),
+        }
     }
 
     /// Kind.
@@ -318,7 +357,14 @@ impl Middlebox {
 
     /// Processes a packet entering the path; pushes 0, 1 or 2 packets to `out` (dropped
     /// buffers go back to `pool`).
-    pub fn process(&mut self, side: Side, now: Instant, mut pkt: Vec<u8>, pool: &mut BufPool, out: &mut Vec<Vec<u8>>) {
+    pub fn process(
+        &mut self,
+        side: Side,
+        now: Instant,
+        mut pkt: Vec<u8>,
+        pool: &mut BufPool,
+        out: &mut Vec<Vec<u8>>,
+    ) {
         match self.kind {
             MiddleboxKind::StripMptcp => {
                 strip_mptcp_syn(&mut pkt);

@@ -71,7 +71,11 @@ impl TcpLayout {
         if tcp_hdr < 20 || ip_hdr + tcp_hdr > total {
             return None;
         }
-        Some(TcpLayout { ip_hdr, tcp_hdr, total })
+        Some(TcpLayout {
+            ip_hdr,
+            tcp_hdr,
+            total,
+        })
     }
 
     /// Offset of the TCP header.
@@ -256,7 +260,19 @@ mod tests {
     fn layout_and_fields() {
         let a = (Ipv4Addr::new(10, 0, 0, 1), 1234);
         let b = (Ipv4Addr::new(10, 254, 0, 1), 5201);
-        let p = build(a, b, 7, 9, flags::ACK, &[TcpOption::Nop, TcpOption::Nop, TcpOption::Timestamp { tsval: 1, tsecr: 2 }], b"hello");
+        let p = build(
+            a,
+            b,
+            7,
+            9,
+            flags::ACK,
+            &[
+                TcpOption::Nop,
+                TcpOption::Nop,
+                TcpOption::Timestamp { tsval: 1, tsecr: 2 },
+            ],
+            b"hello",
+        );
         let l = TcpLayout::of(&p).unwrap();
         assert_eq!(l.ip_hdr, 20);
         assert_eq!(l.tcp_hdr, 32);

@@ -31,7 +31,9 @@ pub struct PcapSink<W: Write> {
 
 impl<W: Write> std::fmt::Debug for PcapSink<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PcapSink").field("name", &self.name).finish()
+        f.debug_struct("PcapSink")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -52,9 +54,15 @@ pub fn header() -> PcapHeader {
 impl<W: Write> PcapSink<W> {
     /// Writes the file header to `sink`; `name` appears in errors.
     pub fn new(sink: W, name: &str) -> Result<Self, PcapError> {
-        let writer = PcapWriter::with_header(sink, header())
-            .map_err(|e| PcapError { path: name.to_string(), message: e.to_string() })?;
-        Ok(PcapSink { writer, name: name.to_string(), error: None })
+        let writer = PcapWriter::with_header(sink, header()).map_err(|e| PcapError {
+            path: name.to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(PcapSink {
+            writer,
+            name: name.to_string(),
+            error: None,
+        })
     }
 
     /// Records one packet. Errors are remembered (see [`PcapSink::finish`]) so the
@@ -73,10 +81,16 @@ impl<W: Write> PcapSink<W> {
     /// Flushes and returns the sink, or the first error seen.
     pub fn finish(self) -> Result<W, PcapError> {
         if let Some(message) = self.error {
-            return Err(PcapError { path: self.name, message });
+            return Err(PcapError {
+                path: self.name,
+                message,
+            });
         }
         let mut w = self.writer.into_writer();
-        w.flush().map_err(|e| PcapError { path: self.name.clone(), message: e.to_string() })?;
+        w.flush().map_err(|e| PcapError {
+            path: self.name.clone(),
+            message: e.to_string(),
+        })?;
         Ok(w)
     }
 }
@@ -90,13 +104,18 @@ pub struct PcapSet {
 impl PcapSet {
     /// Creates `dir` if needed and `dir/path{N}.pcap` for `n_paths` paths.
     pub fn create(dir: &Path, n_paths: usize) -> Result<Self, PcapError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| PcapError { path: dir.display().to_string(), message: e.to_string() })?;
+        std::fs::create_dir_all(dir).map_err(|e| PcapError {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
         let mut sinks = Vec::with_capacity(n_paths);
         for p in 0..n_paths {
             let path: PathBuf = dir.join(format!("path{p}.pcap"));
             let name = path.display().to_string();
-            let file = File::create(&path).map_err(|e| PcapError { path: name.clone(), message: e.to_string() })?;
+            let file = File::create(&path).map_err(|e| PcapError {
+                path: name.clone(),
+                message: e.to_string(),
+            })?;
             sinks.push(PcapSink::new(BufWriter::new(file), &name)?);
         }
         Ok(PcapSet { sinks })

@@ -118,11 +118,16 @@ impl Report {
                 format_size(f.bytes_sent),
                 if f.integrity_ok { "ok" } else { "FAILED" },
                 format_rate(f.goodput_bps),
-                f.completion_time_s.map_or("-".to_string(), |t| format!("{t:.3} s")),
+                f.completion_time_s
+                    .map_or("-".to_string(), |t| format!("{t:.3} s")),
                 if f.fallback { ", fell back to TCP" } else { "" },
             );
             if !f.subflows.is_empty() {
-                let _ = writeln!(s, "  {:<8} {:>6} {:>14} {:>12} {:>10}", "subflow", "path", "bytes", "retransmits", "srtt");
+                let _ = writeln!(
+                    s,
+                    "  {:<8} {:>6} {:>14} {:>12} {:>10}",
+                    "subflow", "path", "bytes", "retransmits", "srtt"
+                );
                 for (j, sf) in f.subflows.iter().enumerate() {
                     let _ = writeln!(
                         s,
@@ -146,7 +151,11 @@ impl Report {
                 if let Some(p) = e.path {
                     let _ = write!(who, " path {p}");
                 }
-                let _ = writeln!(s, "  {:>10.6} s  {:<18}{}  {}", e.time_s, e.kind, who, e.detail);
+                let _ = writeln!(
+                    s,
+                    "  {:>10.6} s  {:<18}{}  {}",
+                    e.time_s, e.kind, who, e.detail
+                );
             }
         }
         let st = &self.stats;
@@ -173,11 +182,22 @@ mod tests {
                 goodput_bps: 800.0,
                 completion_time_s: Some(1.0),
                 fallback: false,
-                subflows: vec![SubflowReport { path: Some(0), bytes: 100, retransmits: 0, srtt_ms: Some(40.5) }],
+                subflows: vec![SubflowReport {
+                    path: Some(0),
+                    bytes: 100,
+                    retransmits: 0,
+                    srtt_ms: Some(40.5),
+                }],
             }],
             sim_time_s: 1.5,
             wall_time_s: 0.25,
-            events: vec![TimelineEvent { time_s: 0.5, kind: "path-down".into(), flow: None, path: Some(0), detail: String::new() }],
+            events: vec![TimelineEvent {
+                time_s: 0.5,
+                kind: "path-down".into(),
+                flow: None,
+                path: Some(0),
+                detail: String::new(),
+            }],
             stats: RunStats::default(),
         }
     }

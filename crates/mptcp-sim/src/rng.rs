@@ -31,7 +31,9 @@ pub enum Stream {
 pub fn derive_seed(seed: u64, kind: Stream, index: u64) -> u64 {
     let mut s = seed;
     let a = splitmix64(&mut s);
-    let mut t = a ^ (kind as u64).wrapping_mul(0xd6e8_feb8_6659_fd93) ^ index.wrapping_mul(0xa076_1d64_78bd_642f);
+    let mut t = a
+        ^ (kind as u64).wrapping_mul(0xd6e8_feb8_6659_fd93)
+        ^ index.wrapping_mul(0xa076_1d64_78bd_642f);
     splitmix64(&mut t)
 }
 
@@ -45,7 +47,10 @@ pub struct PayloadGen {
 impl PayloadGen {
     /// A generator of `total` bytes from `seed`.
     pub fn new(seed: u64, total: u64) -> Self {
-        PayloadGen { state: seed, remaining: total }
+        PayloadGen {
+            state: seed,
+            remaining: total,
+        }
     }
 
     /// Bytes not generated yet.
@@ -55,7 +60,9 @@ impl PayloadGen {
 
     /// Replaces `buf`'s contents with the next (at most `max`) bytes; empty at the end.
     pub fn next_chunk(&mut self, buf: &mut Vec<u8>, max: usize) {
-        let n = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(max);
+        let n = usize::try_from(self.remaining)
+            .unwrap_or(usize::MAX)
+            .min(max);
         buf.clear();
         buf.resize(n, 0);
         let mut words = buf.chunks_exact_mut(8);

@@ -336,7 +336,10 @@ impl Ctx<'_> {
     }
 
     fn missing(&self, field: &str) -> ScenarioError {
-        ScenarioError::Missing { file: self.file.to_string(), field: field.to_string() }
+        ScenarioError::Missing {
+            file: self.file.to_string(),
+            field: field.to_string(),
+        }
     }
 
     /// Deserializes one table, mapping serde's unknown-field error to [`ScenarioError::UnknownKey`].
@@ -347,7 +350,11 @@ impl Ctx<'_> {
         keys: &str,
     ) -> Result<T, ScenarioError> {
         if !value.is_table() {
-            return Err(self.invalid(if at.is_empty() { "(top level)" } else { at }, "a table", &value));
+            return Err(self.invalid(
+                if at.is_empty() { "(top level)" } else { at },
+                "a table",
+                &value,
+            ));
         }
         T::deserialize(value).map_err(|e| {
             let msg = e.message().to_string();
@@ -358,7 +365,11 @@ impl Ctx<'_> {
             match key {
                 Some(key) => ScenarioError::UnknownKey {
                     file: self.file.to_string(),
-                    field: if at.is_empty() { key } else { format!("{at}.{key}") },
+                    field: if at.is_empty() {
+                        key
+                    } else {
+                        format!("{at}.{key}")
+                    },
                     expected: keys.to_string(),
                 },
                 None => ScenarioError::Syntax {
@@ -370,7 +381,12 @@ impl Ctx<'_> {
         })
     }
 
-    fn string<'v>(&self, v: &'v Value, field: &str, expected: &str) -> Result<&'v str, ScenarioError> {
+    fn string<'v>(
+        &self,
+        v: &'v Value,
+        field: &str,
+        expected: &str,
+    ) -> Result<&'v str, ScenarioError> {
         v.as_str().ok_or_else(|| self.invalid(field, expected, v))
     }
 
@@ -423,7 +439,11 @@ impl Ctx<'_> {
 }
 
 fn quoted_list(names: &[&str]) -> String {
-    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Checks a scheduler or path-manager name against the names the simulator knows.
@@ -460,8 +480,10 @@ impl Scenario {
     /// Reads and validates a scenario file.
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ScenarioError::Io { file: file.clone(), message: one_line(&e.to_string(), 200) })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
+            file: file.clone(),
+            message: one_line(&e.to_string(), 200),
+        })?;
         Scenario::from_toml(&text, &file)
     }
 
@@ -469,15 +491,22 @@ impl Scenario {
     pub fn from_toml(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         let cx = Ctx { file };
         let root: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            ScenarioError::Syntax { file: file.to_string(), line, message: one_line(e.message(), 200) }
+            let line = e.span().map_or(0, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            });
+            ScenarioError::Syntax {
+                file: file.to_string(),
+                line,
+                message: one_line(e.message(), 200),
+            }
         })?;
         let raw: RawScenario = cx.table(Value::Table(root), "", SCENARIO_KEYS)?;
 
         let seed = match &raw.seed {
             None => 1,
-            Some(v @ Value::Integer(i)) => u64::try_from(*i)
-                .map_err(|_| cx.invalid("seed", "a non-negative integer", v))?,
+            Some(v @ Value::Integer(i)) => {
+                u64::try_from(*i).map_err(|_| cx.invalid("seed", "a non-negative integer", v))?
+            }
             Some(v) => return Err(cx.invalid("seed", "a non-negative integer", v)),
         };
         let duration = match &raw.duration {
@@ -485,14 +514,22 @@ impl Scenario {
             Some(v) => cx.duration(v, "duration")?,
         };
         if duration.is_zero() {
-            return Err(cx.invalid("duration", "a positive duration", raw.duration.as_ref().unwrap_or(&Value::Integer(0))));
+            return Err(cx.invalid(
+                "duration",
+                "a positive duration",
+                raw.duration.as_ref().unwrap_or(&Value::Integer(0)),
+            ));
         }
 
         if raw.path.is_empty() {
             return Err(cx.missing("path"));
         }
         if raw.path.len() > MAX_PATHS {
-            return Err(cx.invalid("path", &format!("at most {MAX_PATHS} paths"), &Value::Integer(raw.path.len() as i64)));
+            return Err(cx.invalid(
+                "path",
+                &format!("at most {MAX_PATHS} paths"),
+                &Value::Integer(raw.path.len() as i64),
+            ));
         }
         let mut paths = Vec::with_capacity(raw.path.len());
         for (i, v) in raw.path.into_iter().enumerate() {
@@ -503,13 +540,22 @@ impl Scenario {
             return Err(cx.missing("flow"));
         }
         if raw.flow.len() > MAX_FLOWS {
-            return Err(cx.invalid("flow", &format!("at most {MAX_FLOWS} flows"), &Value::Integer(raw.flow.len() as i64)));
+            return Err(cx.invalid(
+                "flow",
+                &format!("at most {MAX_FLOWS} flows"),
+                &Value::Integer(raw.flow.len() as i64),
+            ));
         }
         let mut flows = Vec::with_capacity(raw.flow.len());
         for (i, v) in raw.flow.into_iter().enumerate() {
             flows.push(validate_flow(&cx, v, i, paths.len())?);
         }
-        Ok(Scenario { seed, duration, paths, flows })
+        Ok(Scenario {
+            seed,
+            duration,
+            paths,
+            flows,
+        })
     }
 }
 
@@ -517,9 +563,19 @@ fn validate_path(cx: &Ctx<'_>, v: Value, i: usize) -> Result<PathSpec, ScenarioE
     let at = format!("path[{i}]");
     let raw: RawPath = cx.table(v, &at, PATH_KEYS)?;
     let f = |k: &str| format!("{at}.{k}");
-    let rate = cx.rate(raw.rate.as_ref().ok_or_else(|| cx.missing(&f("rate")))?, &f("rate"))?;
-    let delay = cx.duration(raw.delay.as_ref().ok_or_else(|| cx.missing(&f("delay")))?, &f("delay"))?;
-    let queue = raw.queue.as_ref().map(|v| cx.size(v, &f("queue"))).transpose()?;
+    let rate = cx.rate(
+        raw.rate.as_ref().ok_or_else(|| cx.missing(&f("rate")))?,
+        &f("rate"),
+    )?;
+    let delay = cx.duration(
+        raw.delay.as_ref().ok_or_else(|| cx.missing(&f("delay")))?,
+        &f("delay"),
+    )?;
+    let queue = raw
+        .queue
+        .as_ref()
+        .map(|v| cx.size(v, &f("queue")))
+        .transpose()?;
     let loss = cx.opt_probability(raw.loss.as_ref(), &f("loss"))?;
     let reorder = cx.opt_probability(raw.reorder.as_ref(), &f("reorder"))?;
     let duplicate = cx.opt_probability(raw.duplicate.as_ref(), &f("duplicate"))?;
@@ -536,20 +592,51 @@ fn validate_path(cx: &Ctx<'_>, v: Value, i: usize) -> Result<PathSpec, ScenarioE
     }
     // Stable sort: events at the same time keep their file order.
     events.sort_by_key(|e| e.at);
-    Ok(PathSpec { rate, delay, queue, loss, reorder, duplicate, middlebox, events })
+    Ok(PathSpec {
+        rate,
+        delay,
+        queue,
+        loss,
+        reorder,
+        duplicate,
+        middlebox,
+        events,
+    })
 }
 
 fn validate_event(cx: &Ctx<'_>, v: Value, at: &str) -> Result<PathEvent, ScenarioError> {
     let raw: RawEvent = cx.table(v, at, EVENT_KEYS)?;
     let f = |k: &str| format!("{at}.{k}");
-    let time = cx.duration(raw.at.as_ref().ok_or_else(|| cx.missing(&f("at")))?, &f("at"))?;
-    let action_v = raw.action.as_ref().ok_or_else(|| cx.missing(&f("action")))?;
+    let time = cx.duration(
+        raw.at.as_ref().ok_or_else(|| cx.missing(&f("at")))?,
+        &f("at"),
+    )?;
+    let action_v = raw
+        .action
+        .as_ref()
+        .ok_or_else(|| cx.missing(&f("action")))?;
     let action = cx.name_in(action_v, &f("action"), &["down", "up", "set"])?;
     let change = LinkChange {
-        rate: raw.rate.as_ref().map(|v| cx.rate(v, &f("rate"))).transpose()?,
-        delay: raw.delay.as_ref().map(|v| cx.duration(v, &f("delay"))).transpose()?,
-        loss: raw.loss.as_ref().map(|v| cx.probability(v, &f("loss"))).transpose()?,
-        queue: raw.queue.as_ref().map(|v| cx.size(v, &f("queue"))).transpose()?,
+        rate: raw
+            .rate
+            .as_ref()
+            .map(|v| cx.rate(v, &f("rate")))
+            .transpose()?,
+        delay: raw
+            .delay
+            .as_ref()
+            .map(|v| cx.duration(v, &f("delay")))
+            .transpose()?,
+        loss: raw
+            .loss
+            .as_ref()
+            .map(|v| cx.probability(v, &f("loss")))
+            .transpose()?,
+        queue: raw
+            .queue
+            .as_ref()
+            .map(|v| cx.size(v, &f("queue")))
+            .transpose()?,
     };
     let has_params = change != LinkChange::default();
     let action = match action.as_str() {
@@ -570,7 +657,12 @@ fn validate_event(cx: &Ctx<'_>, v: Value, at: &str) -> Result<PathEvent, Scenari
     Ok(PathEvent { at: time, action })
 }
 
-fn validate_flow(cx: &Ctx<'_>, v: Value, i: usize, n_paths: usize) -> Result<FlowSpec, ScenarioError> {
+fn validate_flow(
+    cx: &Ctx<'_>,
+    v: Value,
+    i: usize,
+    n_paths: usize,
+) -> Result<FlowSpec, ScenarioError> {
     let at = format!("flow[{i}]");
     let raw: RawFlow = cx.table(v, &at, FLOW_KEYS)?;
     let f = |k: &str| format!("{at}.{k}");
@@ -583,7 +675,9 @@ fn validate_flow(cx: &Ctx<'_>, v: Value, i: usize, n_paths: usize) -> Result<Flo
     };
     let paths_v = raw.paths.as_ref().ok_or_else(|| cx.missing(&f("paths")))?;
     const PATHS_EXP: &str = "a list of path indices like [0, 1]";
-    let list = paths_v.as_array().ok_or_else(|| cx.invalid(&f("paths"), PATHS_EXP, paths_v))?;
+    let list = paths_v
+        .as_array()
+        .ok_or_else(|| cx.invalid(&f("paths"), PATHS_EXP, paths_v))?;
     if list.is_empty() {
         return Err(cx.invalid(&f("paths"), "at least one path index", paths_v));
     }
@@ -593,13 +687,16 @@ fn validate_flow(cx: &Ctx<'_>, v: Value, i: usize, n_paths: usize) -> Result<Flo
         let idx = p
             .as_integer()
             .ok_or_else(|| cx.invalid(&field, "a path index (integer)", p))?;
-        let idx = usize::try_from(idx).ok().filter(|&x| x < n_paths).ok_or_else(|| {
-            cx.invalid(
-                &field,
-                &format!("a path index below {n_paths} (the number of [[path]] tables)"),
-                p,
-            )
-        })?;
+        let idx = usize::try_from(idx)
+            .ok()
+            .filter(|&x| x < n_paths)
+            .ok_or_else(|| {
+                cx.invalid(
+                    &field,
+                    &format!("a path index below {n_paths} (the number of [[path]] tables)"),
+                    p,
+                )
+            })?;
         if paths.contains(&idx) {
             return Err(cx.invalid(&field, "each path at most once", p));
         }
@@ -608,11 +705,22 @@ fn validate_flow(cx: &Ctx<'_>, v: Value, i: usize, n_paths: usize) -> Result<Flo
     if kind == FlowKind::Tcp && paths.len() != 1 {
         return Err(cx.invalid(&f("paths"), "exactly one path for a tcp flow", paths_v));
     }
-    let bytes = cx.size(raw.bytes.as_ref().ok_or_else(|| cx.missing(&f("bytes")))?, &f("bytes"))?;
-    let start = raw.start.as_ref().map(|v| cx.duration(v, &f("start"))).transpose()?.unwrap_or_default();
+    let bytes = cx.size(
+        raw.bytes.as_ref().ok_or_else(|| cx.missing(&f("bytes")))?,
+        &f("bytes"),
+    )?;
+    let start = raw
+        .start
+        .as_ref()
+        .map(|v| cx.duration(v, &f("start")))
+        .transpose()?
+        .unwrap_or_default();
     let direction = match &raw.direction {
         None => Direction::Upload,
-        Some(v) => match cx.name_in(v, &f("direction"), &["upload", "download"])?.as_str() {
+        Some(v) => match cx
+            .name_in(v, &f("direction"), &["upload", "download"])?
+            .as_str()
+        {
             "download" => Direction::Download,
             _ => Direction::Upload,
         },
@@ -621,7 +729,9 @@ fn validate_flow(cx: &Ctx<'_>, v: Value, i: usize, n_paths: usize) -> Result<Flo
         None => CcAlgorithm::Reno,
         Some(v) => {
             let s = cx.string(v, &f("cc"), "a congestion-control name like \"reno\"")?;
-            CcAlgorithm::from_name(s).map_err(|e| cx.invalid(&f("cc"), &format!("a known congestion control ({e})"), v))?
+            CcAlgorithm::from_name(s).map_err(|e| {
+                cx.invalid(&f("cc"), &format!("a known congestion control ({e})"), v)
+            })?
         }
     };
     let scheduler = match &raw.scheduler {
@@ -637,7 +747,17 @@ fn validate_flow(cx: &Ctx<'_>, v: Value, i: usize, n_paths: usize) -> Result<Flo
         Some(Value::Boolean(b)) => *b,
         Some(v) => return Err(cx.invalid(&f("checksum"), "true or false", v)),
     };
-    Ok(FlowSpec { kind, paths, bytes, start, direction, cc, scheduler, path_manager, checksum })
+    Ok(FlowSpec {
+        kind,
+        paths,
+        bytes,
+        start,
+        direction,
+        cc,
+        scheduler,
+        path_manager,
+        checksum,
+    })
 }
 
 #[cfg(test)]

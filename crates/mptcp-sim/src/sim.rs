@@ -118,12 +118,18 @@ fn dir_index(dir: Dir) -> usize {
 impl Net {
     fn schedule(&mut self, at: Instant, action: Action) {
         self.seq += 1;
-        self.heap.push(Scheduled { at, seq: self.seq, action });
+        self.heap.push(Scheduled {
+            at,
+            seq: self.seq,
+            action,
+        });
     }
 
     /// Makes sure link `l` wakes up when its next packet arrives.
     fn arm_link(&mut self, l: usize) {
-        let Some(next) = self.links[l].next_arrival() else { return };
+        let Some(next) = self.links[l].next_arrival() else {
+            return;
+        };
         let slot = &mut self.link_wake[l];
         if slot.pending.is_some_and(|p| p <= next) {
             return;
@@ -147,7 +153,11 @@ impl Net {
             self.pool.put(pkt);
             return;
         };
-        let dir = if from_client { Dir::Upstream } else { Dir::Downstream };
+        let dir = if from_client {
+            Dir::Upstream
+        } else {
+            Dir::Downstream
+        };
         let now = self.now;
         match self.middleboxes[path].as_mut() {
             None => self.enqueue(path, dir, pkt),
@@ -183,7 +193,13 @@ impl Net {
     }
 
     fn log(&mut self, kind: &str, path: Option<usize>, detail: String) {
-        self.timeline.push(TimelineEvent { time_s: self.now.as_secs_f64(), kind: kind.to_string(), flow: None, path, detail });
+        self.timeline.push(TimelineEvent {
+            time_s: self.now.as_secs_f64(),
+            kind: kind.to_string(),
+            flow: None,
+            path,
+            detail,
+        });
     }
 }
 
@@ -227,7 +243,12 @@ impl Simulation {
             n_flows: scenario.flows.len(),
             links,
             link_wake: vec![WakeSlot::default(); n_paths * 2],
-            middleboxes: scenario.paths.iter().enumerate().map(|(p, s)| s.middlebox.map(|k| Middlebox::new(k, p))).collect(),
+            middleboxes: scenario
+                .paths
+                .iter()
+                .enumerate()
+                .map(|(p, s)| s.middlebox.map(|k| Middlebox::new(k, p)))
+                .collect(),
             mb_pending: vec![[None; 2]; n_paths],
             mb_out: Vec::with_capacity(4),
             pool: BufPool::new(),
@@ -238,7 +259,10 @@ impl Simulation {
         };
         for (p, spec) in scenario.paths.iter().enumerate() {
             for (i, ev) in spec.events.iter().enumerate() {
-                net.schedule(Instant::ZERO + ev.at, Action::PathEvent { path: p, index: i });
+                net.schedule(
+                    Instant::ZERO + ev.at,
+                    Action::PathEvent { path: p, index: i },
+                );
             }
         }
         let mut flows = Vec::with_capacity(scenario.flows.len());
@@ -249,7 +273,12 @@ impl Simulation {
             flows.push(flow);
         }
         let end = Instant::ZERO + scenario.duration;
-        Ok(Simulation { net, flows, scenario, end })
+        Ok(Simulation {
+            net,
+            flows,
+            scenario,
+            end,
+        })
     }
 
     /// Runs until every flow finished, nothing is left to do, or the time limit.
@@ -275,7 +304,11 @@ impl Simulation {
         if let Some(p) = self.net.pcap.take() {
             p.finish()?;
         }
-        let mut stats = RunStats { actions: self.net.actions, unroutable: self.net.unroutable, ..RunStats::default() };
+        let mut stats = RunStats {
+            actions: self.net.actions,
+            unroutable: self.net.unroutable,
+            ..RunStats::default()
+        };
         for l in &self.net.links {
             let ls = l.stats();
             stats.packets += ls.delivered;
@@ -344,7 +377,14 @@ impl Simulation {
     }
 
     fn path_event(&mut self, path: usize, index: usize) {
-        let Some(ev) = self.scenario.paths.get(path).and_then(|p| p.events.get(index)) else { return };
+        let Some(ev) = self
+            .scenario
+            .paths
+            .get(path)
+            .and_then(|p| p.events.get(index))
+        else {
+            return;
+        };
         let now = self.net.now;
         match &ev.action {
             PathAction::Down => {
@@ -388,12 +428,14 @@ impl Simulation {
         if let Some(p) = self.net.pcap.as_mut() {
             p.record(path, now, &pkt);
         }
-        let upstream = link % 2 == 0;
+        let upstream = link & 1 == 0;
         let dst = ipv4_dst(&pkt);
         let target = if upstream {
-            dst.and_then(|a| flow_of_server(a, self.net.n_flows)).map(|f| (f, SERVER))
+            dst.and_then(|a| flow_of_server(a, self.net.n_flows))
+                .map(|f| (f, SERVER))
         } else {
-            dst.and_then(|a| flow_of_client(a, self.net.n_flows)).map(|f| (f, CLIENT))
+            dst.and_then(|a| flow_of_client(a, self.net.n_flows))
+                .map(|f| (f, CLIENT))
         };
         match target {
             Some((flow, side)) => {
@@ -437,8 +479,14 @@ impl Simulation {
             }
         }
         let s = &mut self.flows[flow].sides[side];
-        let Some(deadline) = s.ep.poll_timeout() else { return };
-        let floor = if after_timeout { now + TIMER_SPIN_GUARD } else { now };
+        let Some(deadline) = s.ep.poll_timeout() else {
+            return;
+        };
+        let floor = if after_timeout {
+            now + TIMER_SPIN_GUARD
+        } else {
+            now
+        };
         let at = deadline.max(floor);
         if s.timer.pending.is_some_and(|p| p <= at) {
             return;

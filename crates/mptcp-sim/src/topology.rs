@@ -50,13 +50,15 @@ pub fn path_of_ip(addr: IpAddr, n_paths: usize) -> Option<usize> {
 /// The flow of a client address 10.{p}.{f}.1 (not a NAT address).
 pub fn flow_of_client(addr: Ipv4Addr, n_flows: usize) -> Option<usize> {
     let o = addr.octets();
-    (o[0] == 10 && o[1] < 253 && o[3] == 1 && usize::from(o[2]) < n_flows).then_some(usize::from(o[2]))
+    (o[0] == 10 && o[1] < 253 && o[3] == 1 && usize::from(o[2]) < n_flows)
+        .then_some(usize::from(o[2]))
 }
 
 /// The flow of a server address 10.254.{f}.1.
 pub fn flow_of_server(addr: Ipv4Addr, n_flows: usize) -> Option<usize> {
     let o = addr.octets();
-    (o[0] == 10 && o[1] == 254 && o[3] == 1 && usize::from(o[2]) < n_flows).then_some(usize::from(o[2]))
+    (o[0] == 10 && o[1] == 254 && o[3] == 1 && usize::from(o[2]) < n_flows)
+        .then_some(usize::from(o[2]))
 }
 
 #[cfg(test)]

@@ -136,7 +136,9 @@ mod tests {
 
     #[test]
     fn bad_rates() {
-        for s in ["fast", "", "Mbit", "100", "100MB", "0Mbit", "-5Mbit", "1.Mbit", "1e3bit"] {
+        for s in [
+            "fast", "", "Mbit", "100", "100MB", "0Mbit", "-5Mbit", "1.Mbit", "1e3bit",
+        ] {
             assert_eq!(parse_rate(s), None, "{s}");
         }
     }

@@ -19,8 +19,17 @@ fn mp_capable() -> TcpOption {
 
 fn dss() -> TcpOption {
     TcpOption::Mptcp(MptcpOption::Dss(Dss {
-        data_ack: Some(DataAck { value: 77, wide: false }),
-        mapping: Some(DssMapping { dsn: 1000, wide: true, ssn: 1, data_len: 10, checksum: None }),
+        data_ack: Some(DataAck {
+            value: 77,
+            wide: false,
+        }),
+        mapping: Some(DssMapping {
+            dsn: 1000,
+            wide: true,
+            ssn: 1,
+            data_len: 10,
+            checksum: None,
+        }),
         data_fin: false,
     }))
 }
@@ -30,15 +39,35 @@ fn ts() -> TcpOption {
 }
 
 fn syn() -> Vec<u8> {
-    build(CLIENT, SERVER, 100, 0, flags::SYN, &[TcpOption::Mss(1460), TcpOption::SackPermitted, mp_capable()], b"")
+    build(
+        CLIENT,
+        SERVER,
+        100,
+        0,
+        flags::SYN,
+        &[TcpOption::Mss(1460), TcpOption::SackPermitted, mp_capable()],
+        b"",
+    )
 }
 
 fn data(seq: u32, payload: &[u8]) -> Vec<u8> {
-    build(CLIENT, SERVER, seq, 55, flags::ACK | flags::PSH, &[TcpOption::Nop, TcpOption::Nop, ts(), dss()], payload)
+    build(
+        CLIENT,
+        SERVER,
+        seq,
+        55,
+        flags::ACK | flags::PSH,
+        &[TcpOption::Nop, TcpOption::Nop, ts(), dss()],
+        payload,
+    )
 }
 
 fn has_mptcp(pkt: &[u8]) -> bool {
-    parse(pkt).1.options.iter().any(|o| matches!(o, TcpOption::Mptcp(_)))
+    parse(pkt)
+        .1
+        .options
+        .iter()
+        .any(|o| matches!(o, TcpOption::Mptcp(_)))
 }
 
 #[test]
@@ -84,8 +113,19 @@ fn seq_rewrite_shifts_and_restores() {
     assert!(seq_rewrite(&mut up, Side::Upstream));
     assert_eq!(parse(&up).1.seq, SeqNum(1000u32.wrapping_add(SEQ_SHIFT)));
     let mut blocks = SackBlocks::new();
-    blocks.push((SeqNum(2000u32.wrapping_add(SEQ_SHIFT)), SeqNum(3000u32.wrapping_add(SEQ_SHIFT))));
-    let mut down = build(SERVER, CLIENT, 9, 1003u32.wrapping_add(SEQ_SHIFT), flags::ACK, &[TcpOption::Nop, TcpOption::Nop, TcpOption::Sack(blocks)], b"");
+    blocks.push((
+        SeqNum(2000u32.wrapping_add(SEQ_SHIFT)),
+        SeqNum(3000u32.wrapping_add(SEQ_SHIFT)),
+    ));
+    let mut down = build(
+        SERVER,
+        CLIENT,
+        9,
+        1003u32.wrapping_add(SEQ_SHIFT),
+        flags::ACK,
+        &[TcpOption::Nop, TcpOption::Nop, TcpOption::Sack(blocks)],
+        b"",
+    );
     assert!(seq_rewrite(&mut down, Side::Downstream));
     let (_, tcp) = parse(&down);
     assert_eq!(tcp.ack, SeqNum(1003));
@@ -100,7 +140,15 @@ fn seq_rewrite_shifts_and_restores() {
 #[test]
 fn split_halves_payload_and_keeps_options() {
     let mut pool = BufPool::new();
-    let fin = build(CLIENT, SERVER, 500, 55, flags::ACK | flags::PSH | flags::FIN, &[ts(), dss()], b"0123456789");
+    let fin = build(
+        CLIENT,
+        SERVER,
+        500,
+        55,
+        flags::ACK | flags::PSH | flags::FIN,
+        &[ts(), dss()],
+        b"0123456789",
+    );
     let mut first = fin.clone();
     let second = split(&mut first, &mut pool).unwrap();
     let (_, a) = parse(&first);
@@ -180,7 +228,15 @@ fn nat_maps_and_restores() {
     nat.translate(&mut other, Side::Upstream);
     assert_eq!(parse(&other).1.src_port, NAT_FIRST_PORT + 1);
     // Back: restored.
-    let mut down = build(SERVER, (nat_addr(3), NAT_FIRST_PORT), 9, 2, flags::ACK, &[dss()], b"reply");
+    let mut down = build(
+        SERVER,
+        (nat_addr(3), NAT_FIRST_PORT),
+        9,
+        2,
+        flags::ACK,
+        &[dss()],
+        b"reply",
+    );
     assert!(nat.translate(&mut down, Side::Downstream));
     let (ip, tcp) = parse(&down);
     assert_eq!(ip.dst, std::net::IpAddr::V4(CLIENT.0));
@@ -195,10 +251,23 @@ fn nat_maps_and_restores() {
 fn middlebox_passes_non_tcp() {
     let mut pool = BufPool::new();
     let mut out = Vec::new();
-    for kind in [MiddleboxKind::StripMptcp, MiddleboxKind::StripMptcpData, MiddleboxKind::Nat, MiddleboxKind::SeqRewrite, MiddleboxKind::Split, MiddleboxKind::Coalesce] {
+    for kind in [
+        MiddleboxKind::StripMptcp,
+        MiddleboxKind::StripMptcpData,
+        MiddleboxKind::Nat,
+        MiddleboxKind::SeqRewrite,
+        MiddleboxKind::Split,
+        MiddleboxKind::Coalesce,
+    ] {
         let mut mb = Middlebox::new(kind, 0);
         out.clear();
-        mb.process(Side::Upstream, Instant::ZERO, vec![0x45, 0, 0, 3], &mut pool, &mut out);
+        mb.process(
+            Side::Upstream,
+            Instant::ZERO,
+            vec![0x45, 0, 0, 3],
+            &mut pool,
+            &mut out,
+        );
         assert_eq!(out, vec![vec![0x45, 0, 0, 3]], "{kind:?}");
     }
 }
@@ -208,6 +277,12 @@ fn middlebox_split_yields_two() {
     let mut pool = BufPool::new();
     let mut out = Vec::new();
     let mut mb = Middlebox::new(MiddleboxKind::Split, 0);
-    mb.process(Side::Downstream, Instant::ZERO, data(1, b"abcd"), &mut pool, &mut out);
+    mb.process(
+        Side::Downstream,
+        Instant::ZERO,
+        data(1, b"abcd"),
+        &mut pool,
+        &mut out,
+    );
     assert_eq!(out.len(), 2);
 }

@@ -66,7 +66,13 @@ fn parses_good_scenario() {
     assert_eq!(s.paths[0].loss, 0.01);
     // Events are sorted by time.
     assert_eq!(s.paths[0].events[0].at, Duration::from_secs(2));
-    assert!(matches!(s.paths[0].events[0].action, PathAction::Set(LinkChange { rate: Some(50_000_000), .. })));
+    assert!(matches!(
+        s.paths[0].events[0].action,
+        PathAction::Set(LinkChange {
+            rate: Some(50_000_000),
+            ..
+        })
+    ));
     assert_eq!(s.paths[0].events[1].action, PathAction::Down);
     assert_eq!(s.paths[1].middlebox, Some(MiddleboxKind::Nat));
     assert_eq!(s.paths[1].queue, None);
@@ -98,7 +104,10 @@ fn defaults() {
 #[test]
 fn default_queue_is_bdp() {
     // 100 Mbit/s * 2 * 20 ms = 500 KB.
-    assert_eq!(default_queue(100_000_000, Duration::from_millis(20)), 500_000);
+    assert_eq!(
+        default_queue(100_000_000, Duration::from_millis(20)),
+        500_000
+    );
     // Tiny BDP: at least two full packets.
     assert_eq!(default_queue(1_000_000, Duration::from_micros(10)), 3000);
 }
@@ -106,13 +115,19 @@ fn default_queue_is_bdp() {
 #[test]
 fn bad_rate() {
     let m = err(&with_path("").replace("\"10Mbit\"", "\"fast\""));
-    assert_eq!(m, "s.toml: path[0].rate: expected a rate like \"100Mbit\", got \"fast\"");
+    assert_eq!(
+        m,
+        "s.toml: path[0].rate: expected a rate like \"100Mbit\", got \"fast\""
+    );
 }
 
 #[test]
 fn rate_wrong_type() {
     let m = err(&with_path("").replace("\"10Mbit\"", "10"));
-    assert!(m.contains("path[0].rate: expected a rate like \"100Mbit\", got 10"), "{m}");
+    assert!(
+        m.contains("path[0].rate: expected a rate like \"100Mbit\", got 10"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -132,7 +147,10 @@ fn bad_queue() {
 #[test]
 fn bad_probability() {
     let m = err(&with_path("loss = 1.5"));
-    assert!(m.contains("path[0].loss: expected a probability between 0.0 and 1.0, got 1.5"), "{m}");
+    assert!(
+        m.contains("path[0].loss: expected a probability between 0.0 and 1.0, got 1.5"),
+        "{m}"
+    );
     let m = err(&with_path("reorder = \"some\""));
     assert!(m.contains("path[0].reorder"), "{m}");
     let m = err(&with_path("duplicate = -0.1"));
@@ -142,19 +160,30 @@ fn bad_probability() {
 #[test]
 fn bad_middlebox() {
     let m = err(&with_path("middlebox = \"firewall\""));
-    assert!(m.contains("path[0].middlebox: expected one of \"strip-mptcp\""), "{m}");
+    assert!(
+        m.contains("path[0].middlebox: expected one of \"strip-mptcp\""),
+        "{m}"
+    );
 }
 
 #[test]
 fn unknown_keys() {
     let m = err(&format!("speed = 3\n{}", with_path("")));
-    assert!(m.starts_with("s.toml: speed: unknown key (expected one of: seed"), "{m}");
+    assert!(
+        m.starts_with("s.toml: speed: unknown key (expected one of: seed"),
+        "{m}"
+    );
     let m = err(&with_path("rte = \"1Mbit\""));
     assert!(m.starts_with("s.toml: path[0].rte: unknown key"), "{m}");
     let m = err(&with_flow("paths = [0]\nbytes = 1\nfoo = true"));
     assert!(m.starts_with("s.toml: flow[0].foo: unknown key"), "{m}");
-    let m = err(&with_path("[[path.event]]\nat = \"1s\"\naction = \"down\"\nwhen = 3"));
-    assert!(m.starts_with("s.toml: path[0].event[0].when: unknown key"), "{m}");
+    let m = err(&with_path(
+        "[[path.event]]\nat = \"1s\"\naction = \"down\"\nwhen = 3",
+    ));
+    assert!(
+        m.starts_with("s.toml: path[0].event[0].when: unknown key"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -174,7 +203,10 @@ fn missing_keys() {
 #[test]
 fn flow_path_out_of_range() {
     let m = err(&with_flow("paths = [0, 3]\nbytes = 1"));
-    assert!(m.contains("flow[0].paths[1]: expected a path index below 1"), "{m}");
+    assert!(
+        m.contains("flow[0].paths[1]: expected a path index below 1"),
+        "{m}"
+    );
     assert!(m.ends_with("got 3"), "{m}");
     let m = err(&with_flow("paths = [-1]\nbytes = 1"));
     assert!(m.contains("flow[0].paths[0]"), "{m}");
@@ -190,25 +222,44 @@ fn flow_path_out_of_range() {
 fn tcp_needs_one_path() {
     let text = "[[path]]\nrate = \"1Mbit\"\ndelay = \"1ms\"\n[[path]]\nrate = \"1Mbit\"\ndelay = \"1ms\"\n[[flow]]\nkind = \"tcp\"\npaths = [0, 1]\nbytes = 1\n";
     let m = err(text);
-    assert!(m.contains("flow[0].paths: expected exactly one path for a tcp flow"), "{m}");
+    assert!(
+        m.contains("flow[0].paths: expected exactly one path for a tcp flow"),
+        "{m}"
+    );
 }
 
 #[test]
 fn bad_flow_fields() {
     let m = err(&with_flow("kind = \"udp\"\npaths = [0]\nbytes = 1"));
-    assert!(m.contains("flow[0].kind: expected one of \"mptcp\", \"tcp\", got \"udp\""), "{m}");
+    assert!(
+        m.contains("flow[0].kind: expected one of \"mptcp\", \"tcp\", got \"udp\""),
+        "{m}"
+    );
     let m = err(&with_flow("paths = [0]\nbytes = \"much\""));
     assert!(m.contains("flow[0].bytes: expected a size"), "{m}");
     let m = err(&with_flow("paths = [0]\nbytes = 1\ncc = \"vegas\""));
     assert!(m.contains("flow[0].cc: expected"), "{m}");
     assert!(m.contains("vegas"), "{m}");
     let m = err(&with_flow("paths = [0]\nbytes = 1\nscheduler = \"random\""));
-    assert!(m.contains("flow[0].scheduler: expected one of \"default\", \"min-rtt\""), "{m}");
-    let m = err(&with_flow("paths = [0]\nbytes = 1\npath_manager = \"magic\""));
-    assert!(m.contains("flow[0].path_manager: expected one of \"default\", \"fullmesh\""), "{m}");
+    assert!(
+        m.contains("flow[0].scheduler: expected one of \"default\", \"min-rtt\""),
+        "{m}"
+    );
+    let m = err(&with_flow(
+        "paths = [0]\nbytes = 1\npath_manager = \"magic\"",
+    ));
+    assert!(
+        m.contains("flow[0].path_manager: expected one of \"default\", \"fullmesh\""),
+        "{m}"
+    );
     let m = err(&with_flow("paths = [0]\nbytes = 1\nchecksum = \"yes\""));
-    assert!(m.contains("flow[0].checksum: expected true or false"), "{m}");
-    let m = err(&with_flow("paths = [0]\nbytes = 1\ndirection = \"sideways\""));
+    assert!(
+        m.contains("flow[0].checksum: expected true or false"),
+        "{m}"
+    );
+    let m = err(&with_flow(
+        "paths = [0]\nbytes = 1\ndirection = \"sideways\"",
+    ));
     assert!(m.contains("flow[0].direction"), "{m}");
     let m = err(&with_flow("paths = [0]\nbytes = 1\nstart = 5"));
     assert!(m.contains("flow[0].start: expected a duration"), "{m}");
@@ -228,15 +279,30 @@ fn bad_top_level() {
 
 #[test]
 fn bad_events() {
-    let m = err(&with_path("[[path.event]]\nat = \"1s\"\naction = \"explode\""));
-    assert!(m.contains("path[0].event[0].action: expected one of \"down\", \"up\", \"set\""), "{m}");
+    let m = err(&with_path(
+        "[[path.event]]\nat = \"1s\"\naction = \"explode\"",
+    ));
+    assert!(
+        m.contains("path[0].event[0].action: expected one of \"down\", \"up\", \"set\""),
+        "{m}"
+    );
     let m = err(&with_path("[[path.event]]\naction = \"down\""));
     assert_eq!(m, "s.toml: path[0].event[0].at: missing required key");
     let m = err(&with_path("[[path.event]]\nat = \"1s\"\naction = \"set\""));
-    assert!(m.contains("path[0].event[0].rate|delay|loss|queue: missing"), "{m}");
-    let m = err(&with_path("[[path.event]]\nat = \"1s\"\naction = \"down\"\nrate = \"1Mbit\""));
-    assert!(m.contains("path[0].event[0].action: expected \"set\""), "{m}");
-    let m = err(&with_path("[[path.event]]\nat = \"1s\"\naction = \"set\"\nrate = \"x\""));
+    assert!(
+        m.contains("path[0].event[0].rate|delay|loss|queue: missing"),
+        "{m}"
+    );
+    let m = err(&with_path(
+        "[[path.event]]\nat = \"1s\"\naction = \"down\"\nrate = \"1Mbit\"",
+    ));
+    assert!(
+        m.contains("path[0].event[0].action: expected \"set\""),
+        "{m}"
+    );
+    let m = err(&with_path(
+        "[[path.event]]\nat = \"1s\"\naction = \"set\"\nrate = \"x\"",
+    ));
     assert!(m.contains("path[0].event[0].rate: expected a rate"), "{m}");
 }
 
@@ -250,12 +316,49 @@ fn syntax_error_names_line() {
 fn missing_file() {
     let e = Scenario::from_file(Path::new("/nonexistent/x.toml")).unwrap_err();
     assert!(matches!(e, ScenarioError::Io { .. }));
-    assert!(e.to_string().starts_with("/nonexistent/x.toml: cannot read"));
+    assert!(e
+        .to_string()
+        .starts_with("/nonexistent/x.toml: cannot read"));
 }
 
 #[test]
 fn never_panics_on_garbage() {
-    for text in ["", "=", "[[path]]\n[[path.event]]\n", "path = [1, 2]", "flow = [{}]", "[[flow]]\npaths = [[0]]\nbytes = 1", "seed = 1e400"] {
+    for text in [
+        "",
+        "=",
+        "[[path]]\n[[path.event]]\n",
+        "path = [1, 2]",
+        "flow = [{}]",
+        "[[flow]]\npaths = [[0]]\nbytes = 1",
+        "seed = 1e400",
+    ] {
         let _ = Scenario::from_toml(text, "g");
+    }
+}
+
+#[test]
+fn every_shipped_scenario_parses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            if let Err(e) = Scenario::from_file(&path) {
+                panic!("{e}");
+            }
+            names.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    for expected in [
+        "heterogeneous-rtt.toml",
+        "lossy-path.toml",
+        "nat.toml",
+        "path-down-up.toml",
+        "shared-bottleneck.toml",
+        "strip-mptcp.toml",
+        "two-equal-paths.toml",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "missing {expected}");
     }
 }
