@@ -235,7 +235,7 @@ impl Flow {
             Event::Incoming { conn, .. } => {
                 if self.sides[side].conn.is_some() {
                     // One connection per flow: refuse extras.
-                    self.sides[side].ep.abort(conn);
+                    self.sides[side].ep.abort(now, conn);
                 } else {
                     self.sides[side].conn = Some(conn);
                     self.after_established(side, now, timeline);
