@@ -225,8 +225,12 @@ impl Pair {
                 self.client.handle_packet(self.now, &pkt);
             }
         }
-        self.client.handle_timeout(self.now);
-        self.server.handle_timeout(self.now);
+        if self.client.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.client.handle_timeout(self.now);
+        }
+        if self.server.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.server.handle_timeout(self.now);
+        }
         self.flush();
         true
     }
@@ -273,8 +277,27 @@ pub fn transfer(
     let mut got = Vec::new();
     let mut done_at = None;
     let mut buf = vec![0u8; 65536];
+    let mut blocked = false;
     pair.drive_until(limit, |p| {
-        while sent < data.len() {
+        if std::env::var("EVENT_DRIVEN").is_ok() && blocked {
+            if p.client_events.iter().any(|e| matches!(e, Event::Writable(_))) {
+                blocked = false;
+            }
+            p.client_events.retain(|e| !matches!(e, Event::Writable(_)));
+        }
+        while sent < data.len() && !blocked {
+            if std::env::var("EVENT_DRIVEN").is_ok() {
+                match p.client.send(c, &data[sent..]) {
+                    Ok(n) if n > 0 => {
+                        sent += n;
+                        continue;
+                    }
+                    _ => {
+                        blocked = true;
+                        break;
+                    }
+                }
+            }
             match p.client.send(c, &data[sent..]) {
                 Ok(n) if n > 0 => sent += n,
                 _ => break,
@@ -283,12 +306,16 @@ pub fn transfer(
         if sent == data.len() && !shut && p.client.shutdown(c).is_ok() {
             shut = true;
         }
+        let mut readable = std::env::var("EVENT_DRIVEN").is_err();
         for e in p.server_events.drain(..) {
             if let Event::Incoming { conn, .. } = e {
                 server_conn = Some(conn);
             }
+            if matches!(e, Event::Readable(_) | Event::PeerFinished(_)) {
+                readable = true;
+            }
         }
-        if let Some(s) = server_conn {
+        if let (Some(s), true) = (server_conn, readable) {
             loop {
                 match p.server.recv(s, &mut buf) {
                     Ok(0) => {
