@@ -90,6 +90,10 @@ pub struct Pair {
     buf: Vec<u8>,
     pub client_events: Vec<Event>,
     pub server_events: Vec<Event>,
+    /// Most recent packets written by the endpoints (`true` = client to server), at most
+    /// `capture_limit` of them (0 = no capture).
+    pub captured: VecDeque<(bool, Vec<u8>)>,
+    pub capture_limit: usize,
 }
 
 impl Pair {
@@ -123,6 +127,8 @@ impl Pair {
             buf: Vec::new(),
             client_events: Vec::new(),
             server_events: Vec::new(),
+            captured: VecDeque::new(),
+            capture_limit: 0,
         }
     }
 
@@ -141,12 +147,24 @@ impl Pair {
         self.paths.iter().position(|p| p.client_addr == addr)
     }
 
+    fn capture(&mut self, to_server: bool, len: usize) {
+        if self.capture_limit == 0 {
+            return;
+        }
+        if self.captured.len() >= self.capture_limit {
+            self.captured.pop_front();
+        }
+        self.captured
+            .push_back((to_server, self.buf[..len].to_vec()));
+    }
+
     /// Drains both endpoints' output onto the links.
-    fn flush(&mut self) {
+    pub fn flush(&mut self) {
         loop {
             let mut any = false;
             while let Some(t) = self.client.poll_transmit(self.now, &mut self.buf) {
                 any = true;
+                self.capture(true, t.len);
                 let Some(p) = self.path_of(t.src) else {
                     continue;
                 };
@@ -164,6 +182,7 @@ impl Pair {
             }
             while let Some(t) = self.server.poll_transmit(self.now, &mut self.buf) {
                 any = true;
+                self.capture(false, t.len);
                 let Some(p) = self.path_of(t.dst) else {
                     continue;
                 };
