@@ -470,8 +470,14 @@ impl Gen {
             9 => MptcpOption::MpFail(MpFail {
                 dsn: near64(rng, dsn_rcv),
             }),
+            // The right key closes the connection for good: keep it rare so that the
+            // connection lives on to see the rest of the batch.
             10 => MptcpOption::MpFastclose(MpFastclose {
-                receiver_key: key(rng),
+                receiver_key: if rng.gen_bool(0.05) {
+                    key(rng)
+                } else {
+                    rng.gen()
+                },
             }),
             _ => {
                 if rng.gen_bool(0.8) {
@@ -528,14 +534,15 @@ impl Gen {
         };
         let (rcv_nxt, snd_nxt) =
             t.map_or((self.rng.gen(), self.rng.gen()), |t| (t.rcv_nxt, t.snd_nxt));
-        let flags = match self.rng.gen_range(0..16) {
-            0..=5 => TcpFlags::ACK,
-            6 | 7 => TcpFlags::ACK | TcpFlags::PSH,
-            8 => TcpFlags::SYN,
-            9 => TcpFlags::SYN | TcpFlags::ACK,
-            10 => TcpFlags::RST,
-            11 => TcpFlags::RST | TcpFlags::ACK,
-            12 | 13 => TcpFlags::FIN | TcpFlags::ACK,
+        // RSTs (and random flags, which often include RST) end connections: rarer.
+        let flags = match self.rng.gen_range(0..64) {
+            0..=29 => TcpFlags::ACK,
+            30..=43 => TcpFlags::ACK | TcpFlags::PSH,
+            44..=47 => TcpFlags::SYN,
+            48..=51 => TcpFlags::SYN | TcpFlags::ACK,
+            52 => TcpFlags::RST,
+            53 => TcpFlags::RST | TcpFlags::ACK,
+            54..=60 => TcpFlags::FIN | TcpFlags::ACK,
             _ => self.rng.gen(),
         };
         let payload_len = match self.rng.gen_range(0..4) {
@@ -837,20 +844,44 @@ fn run(state: State, seed: u64, rounds: usize, batches: usize, per_batch: usize)
                 _ => Duration::from_secs(rng.gen_range(2..200)),
             };
             advance(&mut pair, &mut app, dt, 60);
+            if std::env::var("HOSTILE_DIAG").is_ok() {
+                let alive = app.client_conn.and_then(|c| pair.client.stats(c));
+                eprintln!(
+                    "DIAG {state:?} c={} s={} client_alive={} subflows={:?} {:?}",
+                    pair.client.connection_count(),
+                    pair.server.connection_count(),
+                    alive.is_some(),
+                    alive.map(|s| (s.mptcp, s.fallback, s.subflows.len(), s.bytes_acked)),
+                    pair.server.endpoint_stats()
+                );
+            }
         }
     }
     fed
 }
 
-const ROUNDS: usize = 40;
-const BATCHES: usize = 25;
+// States do not survive long under fire (a lucky RST, SYN/ACK or MP_FASTCLOSE ends
+// them), so many short rounds, each on a freshly built state.
+const ROUNDS: usize = 400;
+const BATCHES: usize = 8;
 const PER_BATCH: usize = 150;
+
+/// `HOSTILE_SEED` (an offset added to every scenario's seed) and `HOSTILE_ROUNDS` explore
+/// beyond the fixed, deterministic default run.
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
 
 fn run_and_report(state: State, seed: u64) {
     let t = std::time::Instant::now();
-    let fed = run(state, seed, ROUNDS, BATCHES, PER_BATCH);
-    eprintln!("{state:?}: {fed} packets in {:?}", t.elapsed());
-    assert!(fed >= (ROUNDS * BATCHES * PER_BATCH) as u64);
+    let seed = seed + env_u64("HOSTILE_SEED").unwrap_or(0) * 100;
+    let rounds = env_u64("HOSTILE_ROUNDS").map_or(ROUNDS, |r| r as usize);
+    let fed = run(state, seed, rounds, BATCHES, PER_BATCH);
+    eprintln!(
+        "{state:?} (seed {seed}): {fed} packets in {:?}",
+        t.elapsed()
+    );
+    assert!(fed >= (rounds * BATCHES * PER_BATCH) as u64);
 }
 
 #[test]

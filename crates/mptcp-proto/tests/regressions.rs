@@ -2,6 +2,7 @@
 
 mod util;
 
+use mptcp_proto::crypto;
 use mptcp_proto::wire::{
     Dss, DssMapping, IpRepr, MptcpOption, TcpFlags, TcpOption, TcpOptions, TcpRepr, IP_PROTO_TCP,
 };
@@ -92,8 +93,12 @@ fn segment_before_isn_with_payload_does_not_overflow() {
 /// Established MPTCP connection with DSS checksums, and the tuple, next sequence number
 /// and acknowledgment number a client segment to the server should carry.
 fn established_checksum_pair() -> (Pair, SocketAddr, SocketAddr, u32, u32) {
+    established_pair(true)
+}
+
+fn established_pair(checksum: bool) -> (Pair, SocketAddr, SocketAddr, u32, u32) {
     let cfg = EndpointConfig {
-        checksum: true,
+        checksum,
         send_buffer: 16 * 1024,
         recv_buffer: 16 * 1024,
         ..EndpointConfig::default()
@@ -180,4 +185,53 @@ fn mapping_before_subflow_start_does_not_overflow() {
             &segment(client, server, seq, ack, TcpFlags::ACK, opts, &[1, 2, 3]),
         );
     }
+}
+
+/// input.rs `place_infinite` / `process_fin`: the data offset of a peer's infinite mapping
+/// (RFC 8684 §3.7) is any value the peer likes; adding the subflow offset to it overflowed.
+#[test]
+fn infinite_mapping_with_wild_dsn_does_not_overflow() {
+    let (mut pair, client, server, seq, ack) = established_pair(false);
+    // The client's key, from its MP_CAPABLE, gives the data sequence space.
+    let key = pair
+        .captured
+        .iter()
+        .filter(|(to_server, _)| *to_server)
+        .find_map(|(_, p)| {
+            let (_, payload) = IpRepr::parse(p).ok()?;
+            let seg = TcpRepr::parse(payload, None).ok()?;
+            let key = seg.mptcp_options().find_map(|o| match o {
+                MptcpOption::MpCapable(c) => c.sender_key,
+                _ => None,
+            });
+            key
+        })
+        .expect("client MP_CAPABLE key captured");
+    let base = crypto::idsn(key).wrapping_add(1);
+    let mut opts = TcpOptions::new();
+    opts.push(TcpOption::Mptcp(MptcpOption::Dss(Dss {
+        data_ack: None,
+        mapping: Some(DssMapping {
+            dsn: base.wrapping_add(u64::MAX - 2),
+            wide: true,
+            ssn: 1,
+            data_len: 0,
+            checksum: None,
+        }),
+        data_fin: false,
+    })));
+    let now = pair.now;
+    pair.server.handle_packet(
+        now,
+        &segment(
+            client,
+            server,
+            seq,
+            ack,
+            TcpFlags::ACK | TcpFlags::FIN,
+            opts,
+            &[7u8; 10],
+        ),
+    );
+    pair.drive_until(now + Duration::from_secs(1), |_| false);
 }

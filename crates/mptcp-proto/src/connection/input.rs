@@ -1097,7 +1097,10 @@ impl Connection {
             // Before the fallback point: not mapped.
             return 0;
         }
-        let doff = d0 + (off - ssn0);
+        // `d0` comes from the peer's infinite mapping: any value, so no overflow allowed.
+        let Some(doff) = d0.checked_add(off - ssn0) else {
+            return 0;
+        };
         let room = self.data_window_end().saturating_sub(doff);
         let n = (data.len() as u64).min(room) as usize;
         if n == 0 {
@@ -1250,7 +1253,9 @@ impl Connection {
         if self.mode == Mode::Tcp {
             if let Some((ssn0, d0)) = self.rx_infinite {
                 if f >= ssn0 {
-                    self.rcv_fin.get_or_insert(d0 + (f - ssn0));
+                    if let Some(fin) = d0.checked_add(f - ssn0) {
+                        self.rcv_fin.get_or_insert(fin);
+                    }
                 }
             }
             self.check_peer_finished();
