@@ -25,8 +25,8 @@ fn config() -> EndpointConfig {
 fn check(ep: &Endpoint) {
     let c = ep.config();
     assert!(ep.connection_count() <= c.max_connections);
-    let bound = ep.connection_count() * (c.send_buffer + c.recv_buffer)
-        + c.max_pending_control * 1500;
+    let bound =
+        ep.connection_count() * (c.send_buffer + c.recv_buffer) + c.max_pending_control * 1500;
     assert!(ep.buffered_bytes() <= bound);
 }
 
@@ -48,7 +48,11 @@ fuzz_target!(|data: &[u8]| {
         let body = &rest[3..(3 + len).min(rest.len())];
         rest = &rest[(3 + len).min(rest.len())..];
         now = now + Duration::from_millis(u64::from(kind >> 1) * 10);
-        let ep = if kind & 1 == 0 { &mut server } else { &mut client };
+        let ep = if kind & 1 == 0 {
+            &mut server
+        } else {
+            &mut client
+        };
         ep.handle_packet(now, body);
         check(ep);
         for ep in [&mut server, &mut client] {
