@@ -482,7 +482,8 @@ impl Connection {
         let acceptable = if seg_len == 0 {
             seg_off >= sf.rcv_nxt.saturating_sub(1) && seg_off <= sf.rcv_nxt + wnd
         } else {
-            seg_off + seg_len > sf.rcv_nxt && seg_off < sf.rcv_nxt + wnd.max(1)
+            // A sequence number before the ISN unwraps to just below 2^64: saturate.
+            seg_off.saturating_add(seg_len) > sf.rcv_nxt && seg_off < sf.rcv_nxt + wnd.max(1)
         };
         if seg.flags.rst() {
             self.on_rst(idx, seg_off, opts);
@@ -989,10 +990,23 @@ impl Connection {
         checksum: Option<u16>,
     ) {
         let use_csum = self.checksum;
+        let wants_pending = use_csum && checksum.is_some();
+        // Receive-side bytes already held (reassembly and checksum collection buffers).
+        let held_rx = self.buffered_bytes() - self.send_buf.len();
+        let recv_buffer = self.config.recv_buffer;
         let Some(sf) = self.subflows.get_mut(idx) else {
             return;
         };
-        if ssn + u64::from(len) <= sf.rcv_nxt {
+        // A mapping before the start of the subflow unwraps to just below 2^64.
+        let Some(end) = ssn.checked_add(u64::from(len)) else {
+            return;
+        };
+        if end <= sf.rcv_nxt {
+            return;
+        }
+        // A checksummed mapping holds `len` bytes until it completes: keep that within the
+        // receive buffer, or any peer can make us allocate 512 x 64 KiB per subflow.
+        if wants_pending && held_rx + len as usize > recv_buffer {
             return;
         }
         let pos = sf.rx_maps.partition_point(|m| m.ssn < ssn);
@@ -1007,8 +1021,8 @@ impl Connection {
         if sf.rx_maps.len() >= 512 {
             return;
         }
-        let pending = (use_csum && checksum.is_some())
-            .then(|| (vec![0u8; len as usize], crate::range_set::RangeSet::new(64)));
+        let pending =
+            wants_pending.then(|| (vec![0u8; len as usize], crate::range_set::RangeSet::new(64)));
         sf.rx_maps.insert(
             pos,
             RxMap {
@@ -1097,7 +1111,10 @@ impl Connection {
             // Before the fallback point: not mapped.
             return 0;
         }
-        let doff = d0 + (off - ssn0);
+        // `d0` comes from the peer's infinite mapping: any value, so no overflow allowed.
+        let Some(doff) = d0.checked_add(off - ssn0) else {
+            return 0;
+        };
         let room = self.data_window_end().saturating_sub(doff);
         let n = (data.len() as u64).min(room) as usize;
         if n == 0 {
@@ -1250,7 +1267,9 @@ impl Connection {
         if self.mode == Mode::Tcp {
             if let Some((ssn0, d0)) = self.rx_infinite {
                 if f >= ssn0 {
-                    self.rcv_fin.get_or_insert(d0 + (f - ssn0));
+                    if let Some(fin) = d0.checked_add(f - ssn0) {
+                        self.rcv_fin.get_or_insert(fin);
+                    }
                 }
             }
             self.check_peer_finished();

@@ -91,6 +91,10 @@ pub struct Pair {
     pub client_events: Vec<Event>,
     pub server_events: Vec<Event>,
     pub trace_tick: u64,
+    /// Most recent packets written by the endpoints (`true` = client to server), at most
+    /// `capture_limit` of them (0 = no capture).
+    pub captured: VecDeque<(bool, Vec<u8>)>,
+    pub capture_limit: usize,
 }
 
 impl Pair {
@@ -125,6 +129,8 @@ impl Pair {
             client_events: Vec::new(),
             server_events: Vec::new(),
             trace_tick: 0,
+            captured: VecDeque::new(),
+            capture_limit: 0,
         }
     }
 
@@ -143,12 +149,24 @@ impl Pair {
         self.paths.iter().position(|p| p.client_addr == addr)
     }
 
+    fn capture(&mut self, to_server: bool, len: usize) {
+        if self.capture_limit == 0 {
+            return;
+        }
+        if self.captured.len() >= self.capture_limit {
+            self.captured.pop_front();
+        }
+        self.captured
+            .push_back((to_server, self.buf[..len].to_vec()));
+    }
+
     /// Drains both endpoints' output onto the links.
-    fn flush(&mut self) {
+    pub fn flush(&mut self) {
         loop {
             let mut any = false;
             while let Some(t) = self.client.poll_transmit(self.now, &mut self.buf) {
                 any = true;
+                self.capture(true, t.len);
                 let Some(p) = self.path_of(t.src) else {
                     continue;
                 };
@@ -166,6 +184,7 @@ impl Pair {
             }
             while let Some(t) = self.server.poll_transmit(self.now, &mut self.buf) {
                 any = true;
+                self.capture(false, t.len);
                 let Some(p) = self.path_of(t.dst) else {
                     continue;
                 };

@@ -1,0 +1,237 @@
+//! Regression tests for bugs found by `hostile_input.rs`.
+
+mod util;
+
+use mptcp_proto::crypto;
+use mptcp_proto::wire::{
+    Dss, DssMapping, IpRepr, MptcpOption, TcpFlags, TcpOption, TcpOptions, TcpRepr, IP_PROTO_TCP,
+};
+use mptcp_proto::{Duration, Endpoint, EndpointConfig, Instant, SeqNum};
+use std::net::SocketAddr;
+use util::{Link, Pair};
+
+fn packet(src: SocketAddr, dst: SocketAddr, seg: &TcpRepr<'_>) -> Vec<u8> {
+    let ip = IpRepr {
+        src: src.ip(),
+        dst: dst.ip(),
+        protocol: IP_PROTO_TCP,
+        hop_limit: 64,
+        payload_len: seg.buffer_len(),
+    };
+    let mut buf = vec![0u8; ip.buffer_len()];
+    ip.emit(&mut buf);
+    seg.emit(&mut buf[ip.header_len()..], src.ip(), dst.ip());
+    buf
+}
+
+fn segment(
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    options: TcpOptions,
+    payload: &[u8],
+) -> Vec<u8> {
+    let seg = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq: SeqNum(seq),
+        ack: SeqNum(ack),
+        flags: TcpFlags(flags),
+        window: 65535,
+        urgent: 0,
+        options,
+        payload,
+    };
+    packet(src, dst, &seg)
+}
+
+/// input.rs `on_synchronized`: a segment whose sequence number lies before the peer's ISN
+/// unwraps to just below 2^64, and adding its length overflowed.
+#[test]
+fn segment_before_isn_with_payload_does_not_overflow() {
+    let cfg = EndpointConfig {
+        mptcp: false,
+        ..EndpointConfig::default()
+    };
+    let mut server = Endpoint::new(cfg, 1);
+    server.listen(80).unwrap();
+    let local: SocketAddr = "10.0.0.1:80".parse().unwrap();
+    let remote: SocketAddr = "10.0.0.2:4000".parse().unwrap();
+    let now = Instant::ZERO;
+    server.handle_packet(
+        now,
+        &segment(
+            remote,
+            local,
+            1000,
+            0,
+            TcpFlags::SYN,
+            TcpOptions::new(),
+            &[],
+        ),
+    );
+    assert_eq!(server.connection_count(), 1);
+    // SYN_RCVD, then an ACK with payload starting 10 bytes before the ISN.
+    server.handle_packet(
+        now,
+        &segment(
+            remote,
+            local,
+            990,
+            0,
+            TcpFlags::ACK,
+            TcpOptions::new(),
+            &[0u8; 100],
+        ),
+    );
+    let mut buf = Vec::new();
+    while server.poll_transmit(now, &mut buf).is_some() {}
+}
+
+/// Established MPTCP connection with DSS checksums, and the tuple, next sequence number
+/// and acknowledgment number a client segment to the server should carry.
+fn established_checksum_pair() -> (Pair, SocketAddr, SocketAddr, u32, u32) {
+    established_pair(true)
+}
+
+fn established_pair(checksum: bool) -> (Pair, SocketAddr, SocketAddr, u32, u32) {
+    let cfg = EndpointConfig {
+        checksum,
+        send_buffer: 16 * 1024,
+        recv_buffer: 16 * 1024,
+        ..EndpointConfig::default()
+    };
+    let mut pair = Pair::new(
+        cfg.clone(),
+        cfg,
+        vec![(Link::new(5, 10), Link::new(5, 10))],
+        11,
+    );
+    pair.capture_limit = 64;
+    let c = pair.connect();
+    let _ = pair.client.send(c, b"hello");
+    pair.drive_until(Instant::ZERO + Duration::from_secs(1), |_| false);
+    let (_, last) = pair
+        .captured
+        .iter()
+        .rev()
+        .find(|(to_server, _)| *to_server)
+        .expect("client sent something")
+        .clone();
+    let (ip, payload) = IpRepr::parse(&last).unwrap();
+    let seg = TcpRepr::parse(payload, None).unwrap();
+    let seq = seg.seq.0.wrapping_add(seg.payload.len() as u32);
+    (
+        pair,
+        SocketAddr::new(ip.src, seg.src_port),
+        SocketAddr::new(ip.dst, seg.dst_port),
+        seq,
+        seg.ack.0,
+    )
+}
+
+fn dss_mapping(ssn: u32, data_len: u16, checksum: Option<u16>) -> TcpOptions {
+    let mut o = TcpOptions::new();
+    o.push(TcpOption::Mptcp(MptcpOption::Dss(Dss {
+        data_ack: None,
+        mapping: Some(DssMapping {
+            dsn: 1,
+            wide: false,
+            ssn,
+            data_len,
+            checksum,
+        }),
+        data_fin: false,
+    })));
+    o
+}
+
+/// input.rs `add_rx_map`: every checksummed mapping allocated `data_len` bytes up front, up
+/// to 512 mappings per subflow: 32 MiB from a few hundred pure ACKs. Now bounded by the
+/// receive buffer.
+#[test]
+fn checksummed_mappings_are_bounded_by_the_receive_buffer() {
+    let (mut pair, client, server, seq, ack) = established_checksum_pair();
+    let now = pair.now;
+    for k in 0..300u32 {
+        let opts = dss_mapping(1 + k * 65535 % 0x7fff_0000, 65535, Some(0x1234));
+        pair.server.handle_packet(
+            now,
+            &segment(client, server, seq, ack, TcpFlags::ACK, opts, &[]),
+        );
+    }
+    let c = pair.server.config();
+    let bound = pair.server.connection_count() * (c.send_buffer + c.recv_buffer)
+        + c.max_pending_control * 1500;
+    assert!(
+        pair.server.buffered_bytes() <= bound,
+        "{} > {bound}",
+        pair.server.buffered_bytes()
+    );
+}
+
+/// input.rs `add_rx_map`: a mapping whose relative subflow sequence number lies before the
+/// subflow start unwraps to just below 2^64; `ssn + len` overflowed.
+#[test]
+fn mapping_before_subflow_start_does_not_overflow() {
+    let (mut pair, client, server, seq, ack) = established_checksum_pair();
+    let now = pair.now;
+    for ssn in [0xffff_fff0u32, 0x8000_0001, 0xffff_ffff] {
+        let opts = dss_mapping(ssn, 1000, None);
+        pair.server.handle_packet(
+            now,
+            &segment(client, server, seq, ack, TcpFlags::ACK, opts, &[1, 2, 3]),
+        );
+    }
+}
+
+/// input.rs `place_infinite` / `process_fin`: the data offset of a peer's infinite mapping
+/// (RFC 8684 §3.7) is any value the peer likes; adding the subflow offset to it overflowed.
+#[test]
+fn infinite_mapping_with_wild_dsn_does_not_overflow() {
+    let (mut pair, client, server, seq, ack) = established_pair(false);
+    // The client's key, from its MP_CAPABLE, gives the data sequence space.
+    let key = pair
+        .captured
+        .iter()
+        .filter(|(to_server, _)| *to_server)
+        .find_map(|(_, p)| {
+            let (_, payload) = IpRepr::parse(p).ok()?;
+            let seg = TcpRepr::parse(payload, None).ok()?;
+            let key = seg.mptcp_options().find_map(|o| match o {
+                MptcpOption::MpCapable(c) => c.sender_key,
+                _ => None,
+            });
+            key
+        })
+        .expect("client MP_CAPABLE key captured");
+    let base = crypto::idsn(key).wrapping_add(1);
+    let mut opts = TcpOptions::new();
+    opts.push(TcpOption::Mptcp(MptcpOption::Dss(Dss {
+        data_ack: None,
+        mapping: Some(DssMapping {
+            dsn: base.wrapping_add(u64::MAX - 2),
+            wide: true,
+            ssn: 1,
+            data_len: 0,
+            checksum: None,
+        }),
+        data_fin: false,
+    })));
+    let now = pair.now;
+    pair.server.handle_packet(
+        now,
+        &segment(
+            client,
+            server,
+            seq,
+            ack,
+            TcpFlags::ACK | TcpFlags::FIN,
+            opts,
+            &[7u8; 10],
+        ),
+    );
+    pair.drive_until(now + Duration::from_secs(1), |_| false);
+}
