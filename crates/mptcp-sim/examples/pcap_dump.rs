@@ -11,7 +11,10 @@ fn main() {
         eprintln!("usage: pcap_dump FILE [MAX_LINES]");
         std::process::exit(2);
     };
-    let max: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(usize::MAX);
+    let max: usize = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(usize::MAX);
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) => {
@@ -53,7 +56,10 @@ fn main() {
                     ),
                     other => format!(" {other:?}"),
                 }),
-                TcpOption::Sack(b) => opts.push_str(&format!(" SACK{:?}", b.iter().map(|(l, r)| (l.0, r.0)).collect::<Vec<_>>())),
+                TcpOption::Sack(b) => opts.push_str(&format!(
+                    " SACK{:?}",
+                    b.iter().map(|(l, r)| (l.0, r.0)).collect::<Vec<_>>()
+                )),
                 _ => {}
             }
         }

@@ -913,7 +913,10 @@ impl Connection {
         // The client repeats MP_CAPABLE on its first data until it hears a DATA_ACK
         // (RFC 8684 §3.1): that mapping starts at IDSN + 1, SSN 1.
         if let (Role::Server, Some(m)) = (self.role, opts.mpc) {
-            if let (Some(len), true) = (m.data_len, m.receiver_key == Some(self.local_key) && m.sender_key == self.remote_key) {
+            if let (Some(len), true) = (
+                m.data_len,
+                m.receiver_key == Some(self.local_key) && m.sender_key == self.remote_key,
+            ) {
                 let dsn = Dsn(self.remote_idsn.wrapping_add(1));
                 self.add_rx_map(idx, 1, dsn, u32::from(len), m.checksum);
             }

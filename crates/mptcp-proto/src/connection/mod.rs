@@ -308,6 +308,15 @@ impl Connection {
         edge - ack
     }
 
+    /// Bytes kept by subflows for retransmission after the send buffer released them.
+    pub(crate) fn retained_bytes(&self) -> usize {
+        self.subflows
+            .iter()
+            .flat_map(|s| s.tx_maps.iter())
+            .filter_map(|m| m.retained.as_ref().map(|r| r.len()))
+            .sum()
+    }
+
     /// Application write.
     pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, WriteError> {
         if self.closed.is_some() {
@@ -316,7 +325,9 @@ impl Connection {
         if self.shutdown {
             return Err(WriteError::Finished);
         }
-        let n = self.send_buf.push(data);
+        // Retained copies count against the send buffer.
+        let room = self.send_buf.space().saturating_sub(self.retained_bytes());
+        let n = self.send_buf.push(&data[..data.len().min(room)]);
         self.stats.bytes_written += n as u64;
         if n < data.len() {
             self.writable_wanted = true;
@@ -417,12 +428,7 @@ impl Connection {
             .flat_map(|s| s.rx_maps.iter())
             .filter_map(|m| m.pending.as_ref().map(|(b, _)| b.len()))
             .sum::<usize>()
-            + self
-                .subflows
-                .iter()
-                .flat_map(|s| s.tx_maps.iter())
-                .filter_map(|m| m.retained.as_ref().map(|r| r.len()))
-                .sum::<usize>();
+            + self.retained_bytes();
         self.send_buf.len()
             + self.recv.readable_len()
             + self.recv.out_of_order_bytes() as usize
@@ -586,11 +592,33 @@ impl Connection {
         if floor <= start {
             return;
         }
+        // Copies never exceed one send buffer's worth: a subflow that would need more is
+        // reset with "too much outstanding data" (RFC 8684 §3.6) and its data is reinjected.
+        let mut budget = self
+            .config
+            .send_buffer
+            .saturating_sub(self.retained_bytes());
         for sf in self.subflows.iter_mut() {
-            if sf.state == TcpState::Closed {
+            if sf.state == TcpState::Closed || sf.reset_pending.is_some() {
                 continue;
             }
             let una = sf.snd_una;
+            let need: usize = sf
+                .tx_maps
+                .iter()
+                .filter(|m| {
+                    m.retained.is_none()
+                        && m.ssn_end() > una
+                        && m.data < floor
+                        && m.data + u64::from(m.len) > start
+                })
+                .map(|m| (floor.min(m.data + u64::from(m.len)) - m.data) as usize)
+                .sum();
+            if need > budget {
+                sf.reset_pending = Some(crate::wire::MpTcpRst::REASON_TOO_MUCH_DATA);
+                continue;
+            }
+            budget -= need;
             for m in sf.tx_maps.iter_mut() {
                 if m.retained.is_some()
                     || m.ssn_end() <= una
@@ -599,7 +627,9 @@ impl Connection {
                 {
                     continue;
                 }
-                let mut copy = vec![0u8; m.len as usize];
+                // Keep only the part that is about to leave the send buffer.
+                let keep = (floor.min(m.data + u64::from(m.len)) - m.data) as usize;
+                let mut copy = vec![0u8; keep];
                 if self.send_buf.copy_out(m.data, &mut copy) {
                     m.retained = Some(copy.into_boxed_slice());
                 }

@@ -441,20 +441,26 @@ impl Connection {
         if self.send_buf.copy_out(data_off, out) {
             return true;
         }
+        // The front part may come from the mapping's retained copy, the rest from the buffer.
         let Some(m) = self.subflows[idx].mapping_at(at) else {
             return false;
         };
         let Some(kept) = m.retained.as_ref() else {
             return false;
         };
-        let from = (data_off - m.data) as usize;
-        match kept.get(from..from + out.len()) {
-            Some(src) => {
-                out.copy_from_slice(src);
-                true
-            }
-            None => false,
-        }
+        let Some(from) = data_off.checked_sub(m.data) else {
+            return false;
+        };
+        let kept_end = m.data + kept.len() as u64;
+        let head = (kept_end.saturating_sub(data_off) as usize).min(out.len());
+        let Some(src) = kept.get(from as usize..from as usize + head) else {
+            return false;
+        };
+        out[..head].copy_from_slice(src);
+        head == out.len()
+            || self
+                .send_buf
+                .copy_out(data_off + head as u64, &mut out[head..])
     }
 
     /// State change after our FIN went out (RFC 9293 §3.10.4 CLOSE).

@@ -299,7 +299,10 @@ pub fn transfer(
     let mut blocked = false;
     pair.drive_until(limit, |p| {
         if std::env::var("EVENT_DRIVEN").is_ok() && blocked {
-            if p.client_events.iter().any(|e| matches!(e, Event::Writable(_))) {
+            if p.client_events
+                .iter()
+                .any(|e| matches!(e, Event::Writable(_)))
+            {
                 blocked = false;
             }
             p.client_events.retain(|e| !matches!(e, Event::Writable(_)));
