@@ -145,6 +145,8 @@ pub struct Connection {
     pub(crate) close_reported: bool,
     /// 4-tuples of subflows that ended; the endpoint drops them from its table.
     pub(crate) removed_tuples: Vec<(SocketAddr, SocketAddr)>,
+    /// Data offset last resent by opportunistic retransmission.
+    pub(crate) orp_done_for: Option<u64>,
     /// Subflow to try first in `poll_transmit`.
     pub(crate) tx_cursor: usize,
     /// Reused buffer for payload copies.
@@ -219,6 +221,7 @@ impl Connection {
             closed: None,
             close_reported: false,
             removed_tuples: Vec::new(),
+            orp_done_for: None,
             tx_cursor: 0,
             scratch: Vec::new(),
             config,
@@ -594,25 +597,30 @@ impl Connection {
         }
         // Copies never exceed one send buffer's worth: a subflow that would need more is
         // reset with "too much outstanding data" (RFC 8684 §3.6) and its data is reinjected.
+        let retain = self.mode == Mode::Mptcp;
         let mut budget = self
             .config
             .send_buffer
             .saturating_sub(self.retained_bytes());
         for sf in self.subflows.iter_mut() {
-            if sf.state == TcpState::Closed || sf.reset_pending.is_some() {
+            if !retain || sf.state == TcpState::Closed || sf.reset_pending.is_some() {
                 continue;
             }
             let una = sf.snd_una;
+            // The part of each unacknowledged mapping about to leave the buffer and not yet copied.
+            let missing = |m: &crate::tcp::subflow::TxMap| -> Option<(u64, u64)> {
+                if m.ssn_end() <= una {
+                    return None;
+                }
+                let have_end = m.data + m.retained.as_ref().map_or(0, |r| r.len() as u64);
+                let want_end = floor.min(m.data + u64::from(m.len));
+                (want_end > have_end && have_end >= start).then_some((have_end, want_end))
+            };
             let need: usize = sf
                 .tx_maps
                 .iter()
-                .filter(|m| {
-                    m.retained.is_none()
-                        && m.ssn_end() > una
-                        && m.data < floor
-                        && m.data + u64::from(m.len) > start
-                })
-                .map(|m| (floor.min(m.data + u64::from(m.len)) - m.data) as usize)
+                .filter_map(&missing)
+                .map(|(a, b)| (b - a) as usize)
                 .sum();
             if need > budget {
                 sf.reset_pending = Some(crate::wire::MpTcpRst::REASON_TOO_MUCH_DATA);
@@ -620,18 +628,17 @@ impl Connection {
             }
             budget -= need;
             for m in sf.tx_maps.iter_mut() {
-                if m.retained.is_some()
-                    || m.ssn_end() <= una
-                    || m.data >= floor
-                    || m.data + u64::from(m.len) <= start
-                {
+                let Some((from, to)) = missing(m) else {
                     continue;
-                }
-                // Keep only the part that is about to leave the send buffer.
-                let keep = (floor.min(m.data + u64::from(m.len)) - m.data) as usize;
-                let mut copy = vec![0u8; keep];
-                if self.send_buf.copy_out(m.data, &mut copy) {
+                };
+                let mut copy = m.retained.take().map(|b| b.into_vec()).unwrap_or_default();
+                let old = copy.len();
+                copy.resize(old + (to - from) as usize, 0);
+                if self.send_buf.copy_out(from, &mut copy[old..]) {
                     m.retained = Some(copy.into_boxed_slice());
+                } else {
+                    copy.truncate(old);
+                    m.retained = (!copy.is_empty()).then(|| copy.into_boxed_slice());
                 }
             }
         }

@@ -14,6 +14,11 @@ use crate::wire::{
 };
 use smallvec::SmallVec;
 
+/// Send 64-bit DSNs in data mappings. The 32-bit form (RFC 8684 §3.3.1, expanded by the
+/// receiver, Linux included) leaves 4 more payload bytes per segment; DATA_FIN mappings and
+/// MP_CAPABLE-with-data stay 64-bit.
+const WIDE_DSN: bool = false;
+
 /// Room for TCP options (RFC 9293: data offset at most 15 words).
 const MAX_OPTIONS: usize = 40;
 
@@ -316,7 +321,12 @@ impl Connection {
             24
         } else {
             // DSS header + 64-bit DSN mapping (+ checksum), + DATA_ACK when it changed.
-            let base = 4 + 14 + if self.checksum { 2 } else { 0 } + if dack_needed { 8 } else { 0 };
+            let dsn_len = if WIDE_DSN { 8 } else { 4 };
+            let base = 4
+                + dsn_len
+                + 6
+                + if self.checksum { 2 } else { 0 }
+                + if dack_needed { 8 } else { 0 };
             base + (4 - base % 4) % 4
         };
         let room = (sf.mss as usize).saturating_sub(used + mapping_room);
@@ -370,8 +380,8 @@ impl Connection {
                 mptcp_opt = Some(MptcpOption::Dss(Dss {
                     data_ack: dack,
                     mapping: Some(DssMapping {
-                        dsn,
-                        wide: true,
+                        dsn: if WIDE_DSN { dsn } else { dsn & 0xffff_ffff },
+                        wide: WIDE_DSN,
                         ssn: map_ssn as u32,
                         data_len: map_len as u16,
                         checksum,

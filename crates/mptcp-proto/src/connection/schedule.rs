@@ -139,6 +139,7 @@ impl Connection {
                 self.data_nxt += chunk;
             }
         }
+        self.opportunistic_retransmission(now);
         // The DATA_FIN follows the last byte (RFC 8684 §3.3.3).
         if self.shutdown
             && !self.data_fin_sent
@@ -149,6 +150,69 @@ impl Connection {
         {
             self.data_fin_pending = true;
         }
+    }
+
+    /// When the peer's receive window blocks new data, the data at its left edge is stuck on
+    /// a slow or lossy subflow: send it again on the fastest subflow with room and halve the
+    /// window of the subflow that holds it (opportunistic retransmission and penalisation,
+    /// Raiciu et al., NSDI 2012; seed 001 §4).
+    fn opportunistic_retransmission(&mut self, now: Instant) {
+        let blocked = self.data_nxt >= self.snd_wnd_edge && self.data_nxt > self.data_una;
+        if !blocked || self.orp_done_for == Some(self.data_una) || !self.reinject.is_empty() {
+            return;
+        }
+        let una = self.data_una;
+        // The subflow whose unacknowledged mapping holds the blocking byte.
+        let holder = self.subflows.iter().position(|s| {
+            s.state != TcpState::Closed
+                && s.tx_maps.iter().any(|m| {
+                    m.data <= una
+                        && una < m.data + u64::from(m.len)
+                        && m.ssn + (una - m.data) >= s.snd_una
+                })
+        });
+        let Some(holder) = holder else { return };
+        let initial_rtt = self.config.initial_rto;
+        let best = self
+            .subflows
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                *i != holder && self.subflow_usable(s) && !s.stale && s.cwnd_space() > s.unsent()
+            })
+            .min_by_key(|(i, s)| (s.rtt.srtt().unwrap_or(initial_rtt), *i))
+            .map(|(i, _)| i);
+        let Some(best) = best else { return };
+        let holder_rtt = self.subflows[holder].rtt.srtt().unwrap_or(initial_rtt);
+        let best_rtt = self.subflows[best].rtt.srtt().unwrap_or(initial_rtt);
+        let holder_stuck = self.subflows[holder].recovery.is_some() || self.subflows[holder].stale;
+        if best_rtt >= holder_rtt && !holder_stuck {
+            return;
+        }
+        self.orp_done_for = Some(una);
+        let sf = &self.subflows[best];
+        let len = u64::from(sf.payload_hint.max(1)).min(self.data_nxt - una);
+        if self.reinject.insert(una, una + len) {
+            self.stats.reinjected_bytes += len;
+        }
+        // Penalise the holder at most once per its RTT.
+        let h = &mut self.subflows[holder];
+        if h.recovery.is_none() && h.last_penalty.is_none_or(|t| now - t >= holder_rtt) {
+            h.last_penalty = Some(now);
+            let pipe = h.pipe();
+            let paths = [h.path_info(initial_rtt)];
+            let view = crate::congestion::CcView {
+                paths: &paths,
+                me: 0,
+            };
+            h.cc.on_congestion_event(now, pipe, &view);
+        }
+        // Assign the reinjection now, on the chosen subflow.
+        let sf = &mut self.subflows[best];
+        let ssn = sf.map_end;
+        sf.tx_maps.push_back(TxMap::new(ssn, una, len as u32));
+        sf.map_end += len;
+        self.reinject.remove_below(una + len);
     }
 
     /// Whether some subflow can carry data-level signalling.

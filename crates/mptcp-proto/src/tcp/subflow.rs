@@ -232,6 +232,8 @@ pub struct Subflow {
     pub last_window_sent: u16,
     /// A RST (with this MP_TCPRST reason) must be sent, then the subflow closes.
     pub reset_pending: Option<u8>,
+    /// Last time opportunistic retransmission halved this subflow's window.
+    pub last_penalty: Option<Instant>,
     /// Payload bytes a full data segment carries after options (mappings are cut to it).
     pub payload_hint: u32,
     /// HyStart++ (RFC 9406) round tracking.
@@ -387,6 +389,7 @@ impl Subflow {
             last_data_ack_sent: None,
             last_window_sent: 0,
             reset_pending: None,
+            last_penalty: None,
             payload_hint: mss.saturating_sub(40).max(1),
             hystart: HyStart::default(),
             retx_log: VecDeque::new(),
