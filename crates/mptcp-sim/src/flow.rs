@@ -13,7 +13,6 @@ use mptcp_proto::{
     CloseReason, ConnectionHandle, Endpoint, EndpointConfig, Event, Instant, ReadError, SubflowId,
     SubflowStats, WriteError,
 };
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -65,14 +64,43 @@ struct Sender {
     chunk: Vec<u8>,
     off: usize,
     written: u64,
-    hasher: Sha256,
 }
 
+/// The receiving application: checks every byte against the same generator the sender
+/// uses (a byte-for-byte comparison, cheaper than hashing both ends).
 struct Receiver {
     count: u64,
-    hasher: Sha256,
+    expected: PayloadGen,
+    expected_chunk: Vec<u8>,
+    expected_off: usize,
+    corrupt: bool,
     eof_at: Option<Instant>,
     scratch: Vec<u8>,
+}
+
+impl Receiver {
+    /// Compares received bytes with the expected stream; any difference or extra byte
+    /// marks the flow corrupt.
+    fn verify(&mut self, mut data: &[u8]) {
+        while !data.is_empty() && !self.corrupt {
+            if self.expected_off == self.expected_chunk.len() {
+                self.expected.next_chunk(&mut self.expected_chunk, CHUNK);
+                self.expected_off = 0;
+                if self.expected_chunk.is_empty() {
+                    self.corrupt = true;
+                    return;
+                }
+            }
+            let k = data
+                .len()
+                .min(self.expected_chunk.len() - self.expected_off);
+            if data[..k] != self.expected_chunk[self.expected_off..self.expected_off + k] {
+                self.corrupt = true;
+            }
+            self.expected_off += k;
+            data = &data[k..];
+        }
+    }
 }
 
 /// A flow: its spec, both endpoints and the application state.
@@ -118,11 +146,16 @@ impl Flow {
                 chunk: Vec::with_capacity(CHUNK),
                 off: 0,
                 written: 0,
-                hasher: Sha256::new(),
             },
             receiver: Receiver {
                 count: 0,
-                hasher: Sha256::new(),
+                expected: PayloadGen::new(
+                    derive_seed(seed, Stream::Payload, index as u64),
+                    spec.bytes,
+                ),
+                expected_chunk: Vec::with_capacity(CHUNK),
+                expected_off: 0,
+                corrupt: false,
                 eof_at: None,
                 scratch: vec![0; CHUNK],
             },
@@ -344,7 +377,6 @@ impl Flow {
                     break;
                 }
                 s.gen.next_chunk(&mut s.chunk, CHUNK);
-                s.hasher.update(&s.chunk);
                 s.off = 0;
             }
             match self.sides[side].ep.send(conn, &s.chunk[s.off..]) {
@@ -395,7 +427,9 @@ impl Flow {
                 }
                 Ok(n) => {
                     let n = n.min(self.receiver.scratch.len());
-                    self.receiver.hasher.update(&self.receiver.scratch[..n]);
+                    let scratch = std::mem::take(&mut self.receiver.scratch);
+                    self.receiver.verify(&scratch[..n]);
+                    self.receiver.scratch = scratch;
                     self.receiver.count += n as u64;
                 }
                 Err(ReadError::Blocked) | Err(ReadError::Closed) => return,
@@ -430,7 +464,7 @@ impl Flow {
         let integrity_ok = self.receiver.eof_at.is_some()
             && delivered == bytes
             && self.sender.written == bytes
-            && self.sender.hasher.clone().finalize() == self.receiver.hasher.clone().finalize();
+            && !self.receiver.corrupt;
         let completion = self
             .receiver
             .eof_at
@@ -478,5 +512,60 @@ fn side_name(side: usize) -> &'static str {
         "client"
     } else {
         "server"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receiver(total: u64) -> (Receiver, Vec<u8>) {
+        let mut g = PayloadGen::new(42, total);
+        let mut all = Vec::new();
+        let mut buf = Vec::new();
+        loop {
+            g.next_chunk(&mut buf, 1000);
+            if buf.is_empty() {
+                break;
+            }
+            all.extend_from_slice(&buf);
+        }
+        let r = Receiver {
+            count: 0,
+            expected: PayloadGen::new(42, total),
+            expected_chunk: Vec::new(),
+            expected_off: 0,
+            corrupt: false,
+            eof_at: None,
+            scratch: Vec::new(),
+        };
+        (r, all)
+    }
+
+    #[test]
+    fn intact_stream_in_odd_pieces_verifies() {
+        let (mut r, all) = receiver(200_000);
+        for piece in all.chunks(7_777) {
+            r.verify(piece);
+        }
+        assert!(!r.corrupt);
+    }
+
+    #[test]
+    fn one_flipped_byte_is_detected() {
+        let (mut r, mut all) = receiver(200_000);
+        all[150_001] ^= 0x10;
+        for piece in all.chunks(1_460) {
+            r.verify(piece);
+        }
+        assert!(r.corrupt);
+    }
+
+    #[test]
+    fn extra_bytes_are_detected() {
+        let (mut r, mut all) = receiver(10_000);
+        all.push(0);
+        r.verify(&all);
+        assert!(r.corrupt);
     }
 }
