@@ -856,6 +856,7 @@ impl Connection {
         // Client: the first DATA_ACK makes the connection fully established (RFC 8684 §3.1).
         if let Some(dss) = opts.dss {
             if let Some(dack) = dss.data_ack {
+                self.data_ack_seen = true;
                 self.process_data_ack(dack.value, dack.wide, seg.window, idx);
                 if !self.fully_established && self.role == Role::Client {
                     self.on_fully_established(now);
@@ -901,12 +902,22 @@ impl Connection {
                     }
                 }
             }
-        } else if self.role == Role::Client && !self.fully_established && idx == 0 {
-            // RFC 8684 §3.7: the ACK of our first data carries no DSS: the path stripped it.
+        } else if !self.data_ack_seen
+            && idx == 0
+            && self
+                .subflows
+                .iter()
+                .filter(|s| s.state != TcpState::Closed)
+                .count()
+                == 1
+        {
+            // RFC 8684 §3.7: our data is acknowledged but no DATA_ACK ever came: the path
+            // strips DSS options. Fall back to TCP.
             let sf = &self.subflows[idx];
-            if sf.snd_una > 1 || !seg.payload.is_empty() {
+            if sf.snd_una > 1 {
+                let rcv = sf.rcv_nxt.max(1);
                 self.fall_back_at_start();
-                self.rx_infinite = Some((1, 0));
+                self.rx_infinite = Some((rcv, self.recv.next_offset()));
                 return;
             }
         }
@@ -1021,6 +1032,10 @@ impl Connection {
                 return;
             }
         }
+        self.mapping_seen = true;
+        let Some(sf) = self.subflows.get_mut(idx) else {
+            return;
+        };
         if sf.rx_maps.len() >= 512 {
             return;
         }
@@ -1067,6 +1082,25 @@ impl Connection {
         }
         let mut accepted_end = off;
         let mut out_of_order = off > self.subflows[idx].rcv_nxt;
+        // RFC 8684 §3.7: data on the first subflow before any mapping was ever received
+        // means a middlebox removed the DSS options: fall back to TCP from here.
+        if self.mode == Mode::Mptcp
+            && !self.mapping_seen
+            && self.subflows[idx].join.is_none()
+            && self
+                .subflows
+                .iter()
+                .filter(|s| s.state != TcpState::Closed)
+                .count()
+                == 1
+            && self.subflows[idx].rx_maps.is_empty()
+            && off == self.subflows[idx].rcv_nxt
+        {
+            self.fall_back_at_start();
+            self.rx_infinite = Some((self.subflows[idx].rcv_nxt, self.recv.next_offset()));
+            // Our own data so far went out with mappings starting at SSN 1 / data offset 0.
+            self.tx_infinite = Some((1, 0));
+        }
         while !data.is_empty() {
             let n = match self.mode {
                 Mode::Tcp => self.place_infinite(off, data),

@@ -145,6 +145,10 @@ pub struct Connection {
     pub(crate) close_reported: bool,
     /// 4-tuples of subflows that ended; the endpoint drops them from its table.
     pub(crate) removed_tuples: Vec<(SocketAddr, SocketAddr)>,
+    /// A DATA_ACK was received at least once.
+    pub(crate) data_ack_seen: bool,
+    /// A DSS mapping (or MP_CAPABLE with data) was received at least once.
+    pub(crate) mapping_seen: bool,
     /// Data offset last resent by opportunistic retransmission.
     pub(crate) orp_done_for: Option<u64>,
     /// Subflow to try first in `poll_transmit`.
@@ -222,6 +226,8 @@ impl Connection {
             close_reported: false,
             removed_tuples: Vec::new(),
             orp_done_for: None,
+            mapping_seen: false,
+            data_ack_seen: false,
             tx_cursor: 0,
             scratch: Vec::new(),
             config,
@@ -313,11 +319,7 @@ impl Connection {
 
     /// Bytes kept by subflows for retransmission after the send buffer released them.
     pub(crate) fn retained_bytes(&self) -> usize {
-        self.subflows
-            .iter()
-            .flat_map(|s| s.tx_maps.iter())
-            .filter_map(|m| m.retained.as_ref().map(|r| r.len()))
-            .sum()
+        self.subflows.iter().map(|s| s.retained_bytes).sum()
     }
 
     /// Application write.
@@ -533,7 +535,7 @@ impl Connection {
         self.removed_tuples.push(tuple);
         self.reinject_from(idx);
         if let Some(sf) = self.subflows.get_mut(idx) {
-            sf.tx_maps.clear();
+            sf.clear_mappings();
             sf.rx_maps.clear();
         }
         if was_up {
@@ -616,17 +618,25 @@ impl Connection {
                 let want_end = floor.min(m.data + u64::from(m.len));
                 (want_end > have_end && have_end >= start).then_some((have_end, want_end))
             };
+            // With ascending mappings, those at or above the floor need nothing.
+            let ascending = sf.maps_ascending;
+            let relevant = |m: &&crate::tcp::subflow::TxMap| !ascending || m.data < floor;
             let need: usize = sf
                 .tx_maps
                 .iter()
+                .take_while(relevant)
                 .filter_map(&missing)
                 .map(|(a, b)| (b - a) as usize)
                 .sum();
+            if need == 0 {
+                continue;
+            }
             if need > budget {
                 sf.reset_pending = Some(crate::wire::MpTcpRst::REASON_TOO_MUCH_DATA);
                 continue;
             }
             budget -= need;
+            sf.retained_bytes += need;
             for m in sf.tx_maps.iter_mut() {
                 let Some((from, to)) = missing(m) else {
                     continue;
@@ -637,6 +647,7 @@ impl Connection {
                 if self.send_buf.copy_out(from, &mut copy[old..]) {
                     m.retained = Some(copy.into_boxed_slice());
                 } else {
+                    sf.retained_bytes -= (to - from) as usize;
                     copy.truncate(old);
                     m.retained = (!copy.is_empty()).then(|| copy.into_boxed_slice());
                 }

@@ -53,7 +53,7 @@ impl Connection {
                 {
                     m.len += len as u32;
                 }
-                _ => sf.tx_maps.push_back(TxMap::new(
+                _ => sf.push_mapping(TxMap::new(
                     ssn,
                     self.data_nxt,
                     len.min(u64::from(u32::MAX / 2)) as u32,
@@ -130,7 +130,7 @@ impl Connection {
                 {
                     m.len += chunk as u32;
                 }
-                _ => sf.tx_maps.push_back(TxMap::new(ssn, start, chunk as u32)),
+                _ => sf.push_mapping(TxMap::new(ssn, start, chunk as u32)),
             }
             sf.map_end += chunk;
             if reinjecting {
@@ -210,7 +210,7 @@ impl Connection {
         // Assign the reinjection now, on the chosen subflow.
         let sf = &mut self.subflows[best];
         let ssn = sf.map_end;
-        sf.tx_maps.push_back(TxMap::new(ssn, una, len as u32));
+        sf.push_mapping(TxMap::new(ssn, una, len as u32));
         sf.map_end += len;
         self.reinject.remove_below(una + len);
     }

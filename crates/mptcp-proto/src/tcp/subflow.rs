@@ -176,6 +176,10 @@ pub struct Subflow {
     pub map_end: u64,
     /// Send mappings not yet fully acknowledged, ascending.
     pub tx_maps: VecDeque<TxMap>,
+    /// Bytes held in the mappings' retained copies.
+    pub retained_bytes: usize,
+    /// Data offsets of `tx_maps` ascend too (no reinjected mapping among them).
+    pub maps_ascending: bool,
     /// Receive mappings, ascending by `ssn`.
     pub rx_maps: VecDeque<RxMap>,
     /// RTT estimator.
@@ -361,6 +365,8 @@ impl Subflow {
             fin_off: None,
             map_end: 1,
             tx_maps: VecDeque::new(),
+            retained_bytes: 0,
+            maps_ascending: true,
             rx_maps: VecDeque::new(),
             rtt: RttEstimator::new(),
             rto_backoff: 0,
@@ -585,6 +591,23 @@ impl Subflow {
         self.tx_maps.get(idx).filter(|m| m.ssn <= off)
     }
 
+    /// Appends a send mapping.
+    pub fn push_mapping(&mut self, map: TxMap) {
+        if let Some(last) = self.tx_maps.back() {
+            if map.data < last.data + u64::from(last.len) {
+                self.maps_ascending = false;
+            }
+        }
+        self.tx_maps.push_back(map);
+    }
+
+    /// Drops every send mapping (the subflow is gone).
+    pub fn clear_mappings(&mut self) {
+        self.tx_maps.clear();
+        self.retained_bytes = 0;
+        self.maps_ascending = true;
+    }
+
     /// Mutable access to the send mapping covering `off`.
     pub fn mapping_at_mut(&mut self, off: u64) -> Option<&mut TxMap> {
         let idx = self.tx_maps.partition_point(|m| m.ssn_end() <= off);
@@ -713,7 +736,12 @@ impl Subflow {
             }
             while let Some(m) = self.tx_maps.front() {
                 if m.ssn_end() <= ack {
-                    self.tx_maps.pop_front();
+                    if let Some(m) = self.tx_maps.pop_front() {
+                        self.retained_bytes -= m.retained.map_or(0, |r| r.len());
+                    }
+                    if self.tx_maps.is_empty() {
+                        self.maps_ascending = true;
+                    }
                 } else {
                     break;
                 }
