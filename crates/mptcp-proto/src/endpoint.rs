@@ -14,7 +14,8 @@ use crate::wire::{
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -105,15 +106,15 @@ impl Endpoint {
             rng: ChaCha8Rng::seed_from_u64(seed),
             connections: BTreeMap::new(),
             next_handle: 1,
-            tuples: HashMap::new(),
-            tokens: HashMap::new(),
+            tuples: HashMap::default(),
+            tokens: HashMap::default(),
             listeners: BTreeSet::new(),
             dirty: VecDeque::new(),
-            dirty_set: HashSet::new(),
+            dirty_set: HashSet::default(),
             eventful: VecDeque::new(),
-            eventful_set: HashSet::new(),
+            eventful_set: HashSet::default(),
             timers: BTreeSet::new(),
-            timer_of: HashMap::new(),
+            timer_of: HashMap::default(),
             control: VecDeque::new(),
             stats: EndpointStats::default(),
         }

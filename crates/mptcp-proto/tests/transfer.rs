@@ -108,7 +108,7 @@ fn option_stripping_on_syn_falls_back_to_tcp() {
     assert!(done.is_some());
     assert!(got == data);
     assert!(
-        pair.client_events.iter().any(|e| *e == Event::FellBack(c)),
+        pair.client_events.contains(&Event::FellBack(c)),
         "client did not report fallback"
     );
     let st = pair.client.stats(c).unwrap();

@@ -1228,20 +1228,13 @@ impl Connection {
         n
     }
 
-    /// A DSS checksum failed (RFC 8684 §3.7): MP_FAIL and fallback on a lone subflow,
-    /// otherwise reset the subflow (its data is reinjected by the peer).
+    /// A DSS checksum failed (RFC 8684 §3.7): the subflow is reset with "middlebox
+    /// interference" and the peer reinjects its data on the other subflows. (The MP_FAIL +
+    /// infinite-mapping fallback for a lone subflow is not implemented yet: a lone subflow's
+    /// connection ends here.)
     fn on_checksum_failure(&mut self, idx: usize, _data_off: u64) {
-        let alive = self
-            .subflows
-            .iter()
-            .filter(|s| s.state != TcpState::Closed)
-            .count();
         if let Some(sf) = self.subflows.get_mut(idx) {
-            if alive > 1 || self.stats.dss_checksum_errors > 1 {
-                sf.reset_pending = Some(MpTcpRst::REASON_MIDDLEBOX);
-            } else {
-                sf.reset_pending = Some(MpTcpRst::REASON_MIDDLEBOX);
-            }
+            sf.reset_pending = Some(MpTcpRst::REASON_MIDDLEBOX);
         }
     }
 

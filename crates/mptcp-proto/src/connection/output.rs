@@ -207,7 +207,7 @@ impl Connection {
                 push_aligned(&mut opts, &mut used, ts);
             }
         }
-        if used % 4 != 0 {
+        if !used.is_multiple_of(4) {
             let pad = 4 - used % 4;
             for _ in 0..pad {
                 opts.push(TcpOption::Nop);

@@ -60,11 +60,11 @@ impl Link {
             return None;
         }
         let start = self.busy_until.max(now);
-        let tx = if self.rate == 0 {
-            Duration::ZERO
-        } else {
-            Duration::from_nanos(len as u64 * 8 * 1_000_000_000 / self.rate)
-        };
+        let tx = Duration::from_nanos(
+            (len as u64 * 8 * 1_000_000_000)
+                .checked_div(self.rate)
+                .unwrap_or(0),
+        );
         let done = start + tx;
         self.busy_until = done;
         self.queued.push_back((done, len));
@@ -78,13 +78,16 @@ pub struct Path {
     pub down: Link,
 }
 
+/// A packet on its way: (arrival time, tie-break sequence, to the server?, bytes).
+type InFlight = (Instant, u64, bool, Vec<u8>);
+
 pub struct Pair {
     pub now: Instant,
     pub client: Endpoint,
     pub server: Endpoint,
     pub paths: Vec<Path>,
     pub server_addr: SocketAddr,
-    queue: BinaryHeap<Reverse<(Instant, u64, bool, Vec<u8>)>>,
+    queue: BinaryHeap<Reverse<InFlight>>,
     seq: u64,
     rng: ChaCha8Rng,
     buf: Vec<u8>,
