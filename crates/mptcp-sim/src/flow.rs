@@ -119,19 +119,21 @@ pub struct Flow {
     n_paths: usize,
 }
 
-fn config_for(spec: &FlowSpec) -> EndpointConfig {
+fn config_for(spec: &FlowSpec, mss: u16) -> EndpointConfig {
     EndpointConfig {
         mptcp: spec.kind == FlowKind::Mptcp,
         congestion: spec.cc,
         checksum: spec.checksum,
+        mss,
         ..EndpointConfig::default()
     }
 }
 
 impl Flow {
     /// Builds flow `index` with endpoints seeded from the scenario seed.
-    pub fn new(index: usize, spec: &FlowSpec, seed: u64, n_paths: usize) -> Self {
-        let config = config_for(spec);
+    /// `mss` follows the smallest MTU of the flow's paths (IPv4: MTU - 40).
+    pub fn new(index: usize, spec: &FlowSpec, seed: u64, n_paths: usize, mss: u16) -> Self {
+        let config = config_for(spec, mss);
         let client = Endpoint::new(
             config.clone(),
             derive_seed(seed, Stream::Client, index as u64),

@@ -470,6 +470,7 @@ mod tests {
             reorder: 0.0,
             duplicate: 0.0,
             middlebox: None,
+            mtu: 1500,
             events: vec![],
         };
         let mut p = LinkParams::from_path(&path);

@@ -190,9 +190,14 @@ pub struct PathSpec {
     pub duplicate: f64,
     /// Middlebox on this path.
     pub middlebox: Option<MiddleboxKind>,
+    /// Largest IP packet the path carries (default 1500); endpoints use MSS = MTU - 40.
+    pub mtu: u64,
     /// Timeline, sorted by time.
     pub events: Vec<PathEvent>,
 }
+
+/// Default path MTU (Ethernet).
+pub const DEFAULT_MTU: u64 = 1500;
 
 /// The default queue: one bandwidth-delay product (rate × 2 × delay), at least two full packets.
 pub fn default_queue(rate_bps: u64, delay: Duration) -> u64 {
@@ -285,6 +290,7 @@ struct RawPath {
     reorder: Option<Value>,
     duplicate: Option<Value>,
     middlebox: Option<Value>,
+    mtu: Option<Value>,
     #[serde(default)]
     event: Vec<Value>,
 }
@@ -315,7 +321,7 @@ struct RawFlow {
 }
 
 const SCENARIO_KEYS: &str = "seed, duration, path, flow";
-const PATH_KEYS: &str = "rate, delay, queue, loss, reorder, duplicate, middlebox, event";
+const PATH_KEYS: &str = "rate, delay, queue, loss, reorder, duplicate, middlebox, mtu, event";
 const EVENT_KEYS: &str = "at, action, rate, delay, loss, queue";
 const FLOW_KEYS: &str =
     "kind, paths, bytes, start, direction, cc, scheduler, path_manager, checksum";
@@ -586,6 +592,16 @@ fn validate_path(cx: &Ctx<'_>, v: Value, i: usize) -> Result<PathSpec, ScenarioE
             MiddleboxKind::from_name(&name)
         }
     };
+    let mtu = match raw.mtu.as_ref() {
+        None => DEFAULT_MTU,
+        Some(v) => {
+            let m = cx.size(v, &f("mtu"))?;
+            if !(576..=65535).contains(&m) {
+                return Err(cx.invalid(&f("mtu"), "an MTU between 576 and 65535 bytes", v));
+            }
+            m
+        }
+    };
     let mut events = Vec::with_capacity(raw.event.len());
     for (j, ev) in raw.event.into_iter().enumerate() {
         events.push(validate_event(cx, ev, &format!("{at}.event[{j}]"))?);
@@ -600,6 +616,7 @@ fn validate_path(cx: &Ctx<'_>, v: Value, i: usize) -> Result<PathSpec, ScenarioE
         reorder,
         duplicate,
         middlebox,
+        mtu,
         events,
     })
 }

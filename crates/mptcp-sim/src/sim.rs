@@ -267,7 +267,14 @@ impl Simulation {
         }
         let mut flows = Vec::with_capacity(scenario.flows.len());
         for (f, spec) in scenario.flows.iter().enumerate() {
-            let mut flow = Flow::new(f, spec, seed, n_paths);
+            let mtu = spec
+                .paths
+                .iter()
+                .filter_map(|p| scenario.paths.get(*p).map(|p| p.mtu))
+                .min()
+                .unwrap_or(crate::scenario::DEFAULT_MTU);
+            let mss = u16::try_from(mtu.saturating_sub(40)).unwrap_or(u16::MAX);
+            let mut flow = Flow::new(f, spec, seed, n_paths, mss);
             flow.listen(&mut net.timeline);
             net.schedule(flow.start_time(), Action::FlowStart { flow: f });
             flows.push(flow);

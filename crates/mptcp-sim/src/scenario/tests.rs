@@ -362,3 +362,13 @@ fn every_shipped_scenario_parses() {
         assert!(names.iter().any(|n| n == expected), "missing {expected}");
     }
 }
+
+#[test]
+fn mtu_defaults_to_ethernet_and_is_checked() {
+    let s = Scenario::from_toml(&with_path(""), "s.toml").unwrap();
+    assert_eq!(s.paths[0].mtu, DEFAULT_MTU);
+    let s = Scenario::from_toml(&with_path("mtu = 9000"), "s.toml").unwrap();
+    assert_eq!(s.paths[0].mtu, 9000);
+    let msg = err(&with_path("mtu = 100"));
+    assert!(msg.contains("path[0].mtu"), "{msg}");
+}
