@@ -639,6 +639,20 @@ impl Endpoint {
         }
     }
 
+    /// Closes one subflow with a FIN while the connection goes on over the others. Returns
+    /// false for an unknown handle or subflow, or the connection's last subflow.
+    pub fn close_subflow(&mut self, conn: ConnectionHandle, subflow: SubflowId) -> bool {
+        let Some(c) = self.conn_mut(conn) else {
+            return false;
+        };
+        let Some(idx) = c.subflow_index(subflow) else {
+            return false;
+        };
+        let ok = c.close_subflow(idx);
+        self.mark_dirty(conn.0);
+        ok
+    }
+
     /// Stops using a local address on a connection: REMOVE_ADDR, its subflows reset.
     pub fn remove_local_address(&mut self, now: Instant, conn: ConnectionHandle, addr: IpAddr) {
         if let Some(c) = self.conn_mut(conn) {

@@ -294,3 +294,76 @@ fn checksums_negotiated_and_data_intact() {
     assert!(st.checksum);
     assert_eq!(st.dss_checksum_errors, 0);
 }
+
+#[test]
+fn closing_one_subflow_keeps_the_connection() {
+    let mut pair = Pair::new(
+        EndpointConfig::default(),
+        EndpointConfig::default(),
+        vec![
+            (Link::new(10, 50), Link::new(10, 50)),
+            (Link::new(10, 50), Link::new(10, 50)),
+        ],
+        11,
+    );
+    let data = pattern(8_000_000, 3);
+    let c = pair.connect();
+    let mut sent = 0;
+    let mut server_conn = None;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let mut finished = false;
+    let mut closed_one = false;
+    pair.drive_until(secs(60), |p| {
+        if !closed_one && p.now >= Instant::ZERO + Duration::from_millis(500) {
+            closed_one = p.client.close_subflow(c, mptcp_proto::SubflowId(1));
+            assert!(closed_one, "second subflow should be closable");
+        }
+        while sent < data.len() {
+            match p.client.send(c, &data[sent..]) {
+                Ok(n) if n > 0 => sent += n,
+                _ => break,
+            }
+        }
+        if sent == data.len() {
+            let _ = p.client.shutdown(c);
+        }
+        for e in p.server_events.drain(..) {
+            if let Event::Incoming { conn, .. } = e {
+                server_conn = Some(conn);
+            }
+        }
+        if let Some(s) = server_conn {
+            loop {
+                match p.server.recv(s, &mut buf) {
+                    Ok(0) => {
+                        finished = true;
+                        break;
+                    }
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(_) => break,
+                }
+            }
+        }
+        finished
+    });
+    assert!(closed_one && finished);
+    assert!(got == data);
+    assert!(
+        pair.client_events.iter().any(|e| matches!(
+            e,
+            Event::SubflowDown {
+                subflow: mptcp_proto::SubflowId(1),
+                ..
+            }
+        )),
+        "no SubflowDown for the closed subflow"
+    );
+    assert!(!pair.client_events.iter().any(
+        |e| matches!(e, Event::Closed { reason, .. } if *reason != mptcp_proto::CloseReason::Normal)
+    ));
+    // Only the last subflow is not closable.
+    assert!(
+        !pair.client.close_subflow(c, mptcp_proto::SubflowId(0)) || pair.client.stats(c).is_none()
+    );
+}

@@ -313,6 +313,18 @@ impl Connection {
             TcpState::SynSent => self.on_syn_sent(now, idx, seg, opts),
             _ => self.on_synchronized(now, idx, seg, opts),
         }
+        // A subflow in TIME_WAIT carries nothing more: it is down for the application.
+        if let Some(sf) = self.subflows.get_mut(idx) {
+            if sf.state == TcpState::TimeWait && !sf.down_reported {
+                sf.down_reported = true;
+                let id = sf.id;
+                self.push_event(Event::SubflowDown {
+                    conn: self.handle,
+                    subflow: id,
+                    reason: CloseReason::Normal,
+                });
+            }
+        }
     }
 
     /// RFC 9293 §3.10.7.3: SYN-SENT.
@@ -1293,6 +1305,15 @@ impl Connection {
         if sf.state == TcpState::TimeWait {
             sf.timers = [None; crate::tcp::subflow::TIMER_COUNT];
             sf.timers[Timer::TimeWait as usize] = Some(sf.last_rx + now_tw);
+        }
+        // MPTCP: the peer closed this subflow only (RFC 8684 §3.3.3: a FIN closes the
+        // subflow, not the connection). Close our side too; its data goes to the others.
+        if self.mode == Mode::Mptcp && self.closed.is_none() {
+            let sf = &mut self.subflows[idx];
+            if sf.state == TcpState::CloseWait && sf.fin_off.is_none() {
+                sf.fin_off = Some(sf.map_end);
+                self.reinject_from(idx);
+            }
         }
         if self.mode == Mode::Tcp {
             if let Some((ssn0, d0)) = self.rx_infinite {

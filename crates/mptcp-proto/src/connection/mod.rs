@@ -538,7 +538,11 @@ impl Connection {
             sf.clear_mappings();
             sf.rx_maps.clear();
         }
-        if was_up {
+        let reported = self
+            .subflows
+            .get_mut(idx)
+            .is_none_or(|s| std::mem::replace(&mut s.down_reported, true));
+        if was_up && !reported {
             self.push_event(Event::SubflowDown {
                 conn: self.handle,
                 subflow: id,

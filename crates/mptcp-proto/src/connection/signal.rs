@@ -97,6 +97,23 @@ impl Connection {
         }
     }
 
+    /// Application: close one subflow with a FIN (the connection goes on over the others;
+    /// RFC 8684 §3.3.3). Refused for the last subflow: close the connection instead.
+    pub(crate) fn close_subflow(&mut self, idx: usize) -> bool {
+        let alive = self.subflows.iter().filter(|s| s.state.can_send()).count();
+        let Some(sf) = self.subflows.get_mut(idx) else {
+            return false;
+        };
+        if self.mode != crate::connection::Mode::Mptcp || alive < 2 || !sf.state.can_send() {
+            return false;
+        }
+        if sf.fin_off.is_none() {
+            sf.fin_off = Some(sf.map_end);
+        }
+        self.reinject_from(idx);
+        true
+    }
+
     /// Application: stop using a local address: REMOVE_ADDR and reset its subflows.
     pub(crate) fn remove_local_addr(&mut self, ip: IpAddr) {
         let id = self.local_addr_id(ip);

@@ -236,6 +236,8 @@ pub struct Subflow {
     pub last_window_sent: u16,
     /// A RST (with this MP_TCPRST reason) must be sent, then the subflow closes.
     pub reset_pending: Option<u8>,
+    /// The application was told this subflow is down.
+    pub down_reported: bool,
     /// Last time opportunistic retransmission halved this subflow's window.
     pub last_penalty: Option<Instant>,
     /// Payload bytes a full data segment carries after options (mappings are cut to it).
@@ -395,6 +397,7 @@ impl Subflow {
             last_data_ack_sent: None,
             last_window_sent: 0,
             reset_pending: None,
+            down_reported: false,
             last_penalty: None,
             payload_hint: mss.saturating_sub(40).max(1),
             hystart: HyStart::default(),
