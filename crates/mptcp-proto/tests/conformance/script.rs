@@ -1,7 +1,7 @@
 //! A scripted peer (packetdrill style): one real [`Endpoint`] driven by hand-built packets,
+//! with every packet it writes parsed back into an owned [`Seg`].
 
 #![allow(dead_code)]
-//! with every packet it writes parsed back into an owned [`Seg`].
 
 use hmac::{Hmac, Mac};
 use mptcp_proto::wire::{
