@@ -27,7 +27,8 @@ fn client_with_join_syn() -> (ClientRig, Seg) {
         "CAP-31: no MP_JOIN before a DSS was received"
     );
     let dack = r.client_idsn().wrapping_add(1);
-    let out = r.d.input(&r.f.seg(ACK, vec![dss(Some(dack), None, false)], &[]));
+    let out =
+        r.d.input(&r.f.seg(ACK, vec![dss(Some(dack), None, false)], &[]));
     let syn = out
         .iter()
         .find(|s| s.has(SYN) && s.join().is_some())
@@ -87,7 +88,11 @@ fn syn_nonce(syn: &Seg) -> u32 {
 fn join_15_bad_synack_hmac_client_resets_with_mp_tcprst() {
     let (mut r, syn) = client_with_join_syn();
     let ck = r.client_key.unwrap();
-    let good = u64::from_be_bytes(join_mac(SERVER_KEY, ck, R_B, syn_nonce(&syn))[..8].try_into().unwrap());
+    let good = u64::from_be_bytes(
+        join_mac(SERVER_KEY, ck, R_B, syn_nonce(&syn))[..8]
+            .try_into()
+            .unwrap(),
+    );
     let (_f, p) = synack_for(&syn, good ^ 1);
     let out = r.d.input(&p);
     let rst = out
@@ -101,7 +106,9 @@ fn join_15_bad_synack_hmac_client_resets_with_mp_tcprst() {
     // The connection survives on its first subflow.
     r.d.ep.send(r.conn, b"still here").unwrap();
     let out = r.d.drain();
-    assert!(out.iter().any(|s| s.payload == b"still here" && s.src.ip().to_string() == "10.0.0.1"));
+    assert!(out
+        .iter()
+        .any(|s| s.payload == b"still here" && s.src.ip().to_string() == "10.0.0.1"));
 }
 
 #[test]
@@ -114,7 +121,8 @@ fn join_17_synack_without_mp_join_client_resets() {
         rcv_nxt: syn.seq.wrapping_add(1),
         ssn: 1,
     };
-    let out = r.d.input(&f.seg(SYN | ACK, vec![TcpOption::Mss(1460)], &[]));
+    let out =
+        r.d.input(&f.seg(SYN | ACK, vec![TcpOption::Mss(1460)], &[]));
     f.snd_nxt += 1;
     assert!(
         out.iter().any(|s| s.src == syn.src && s.has(RST)),
@@ -136,14 +144,23 @@ fn join_14_no_data_on_join_subflow_before_fourth_ack() {
         .expect("third ACK with MP_JOIN");
     assert_eq!(third.mptcp_len(subtype::MP_JOIN), Some(24), "JOIN-01");
     let want = join_mac(ck, SERVER_KEY, ra, R_B);
-    assert_eq!(third.join(), Some(MpJoin::Ack { hmac: want[..20].try_into().unwrap() }), "JOIN-11");
+    assert_eq!(
+        third.join(),
+        Some(MpJoin::Ack {
+            hmac: want[..20].try_into().unwrap()
+        }),
+        "JOIN-11"
+    );
     assert!(third.payload.is_empty());
     // Data waits; nothing may go on the join subflow until the fourth ACK.
     r.d.ep.send(r.conn, &[1u8; 100]).unwrap();
     let mut seen = r.d.drain();
     seen.extend(r.d.advance(ms(5_000)));
     let on_join: Vec<&Seg> = seen.iter().filter(|s| s.src == syn.src).collect();
-    assert!(on_join.iter().all(|s| s.payload.is_empty()), "data before the fourth ACK");
+    assert!(
+        on_join.iter().all(|s| s.payload.is_empty()),
+        "data before the fourth ACK"
+    );
     assert!(
         on_join.iter().filter(|s| s.join().is_some()).count() >= 1,
         "JOIN-13: third ACK retransmitted until acknowledged"
@@ -152,12 +169,14 @@ fn join_14_no_data_on_join_subflow_before_fourth_ack() {
     f2.absorb(&seen);
     // (It also DATA_ACKs the 100 bytes sent on the first subflow, so Nagle does not wait.)
     let dack = r.client_idsn().wrapping_add(101);
-    let _ = r.d.input(&f2.seg(ACK, vec![dss(Some(dack), None, false)], &[]));
+    let _ =
+        r.d.input(&f2.seg(ACK, vec![dss(Some(dack), None, false)], &[]));
     r.d.ep.set_subflow_backup(r.conn, SubflowId(0), true);
     r.d.ep.send(r.conn, &[2u8; 100]).unwrap();
     let out = r.d.drain();
     assert!(
-        out.iter().any(|s| s.src == syn.src && !s.payload.is_empty()),
+        out.iter()
+            .any(|s| s.src == syn.src && !s.payload.is_empty()),
         "data on the join subflow after the fourth ACK: {out:?}"
     );
 }
@@ -166,7 +185,8 @@ fn join_14_no_data_on_join_subflow_before_fourth_ack() {
 fn server_join_synack() -> (ServerRig, Flow, Seg) {
     let mut s = ServerRig::new(EndpointConfig::default(), PEER_KEY, H);
     // Let the server hear a DSS first (a pure DATA_ACK).
-    let p = s.f.seg(ACK, vec![dss(Some(s.server_dsn(0)), None, false)], &[]);
+    let p =
+        s.f.seg(ACK, vec![dss(Some(s.server_dsn(0)), None, false)], &[]);
     let _ = s.d.input(&p);
     let mut f = Flow {
         me: sa("10.1.0.1:40001"),
@@ -211,10 +231,15 @@ fn join_09_server_synack_carries_truncated_hmac() {
 #[test]
 fn join_16_bad_third_ack_hmac_server_resets() {
     let (mut s, f, synack) = server_join_synack();
-    let Some(MpJoin::SynAck { nonce, .. }) = synack.join() else { panic!() };
-    let mut mac: [u8; 20] = join_mac(PEER_KEY, s.server_key, R_A, nonce)[..20].try_into().unwrap();
+    let Some(MpJoin::SynAck { nonce, .. }) = synack.join() else {
+        panic!()
+    };
+    let mut mac: [u8; 20] = join_mac(PEER_KEY, s.server_key, R_A, nonce)[..20]
+        .try_into()
+        .unwrap();
     mac[19] ^= 0xff;
-    let out = s.d.input(&f.seg(ACK, vec![join_opt(MpJoin::Ack { hmac: mac })], &[]));
+    let out =
+        s.d.input(&f.seg(ACK, vec![join_opt(MpJoin::Ack { hmac: mac })], &[]));
     let rst = out.iter().find(|x| x.has(RST)).expect("RST for a bad HMAC");
     assert_eq!(rst.dst, f.me);
     assert!(rst.rst_reason().is_some(), "RST carries MP_TCPRST");
@@ -228,10 +253,18 @@ fn join_16_bad_third_ack_hmac_server_resets() {
 #[test]
 fn join_12_good_third_ack_gets_an_immediate_ack() {
     let (mut s, f, synack) = server_join_synack();
-    let Some(MpJoin::SynAck { nonce, .. }) = synack.join() else { panic!() };
-    let mac: [u8; 20] = join_mac(PEER_KEY, s.server_key, R_A, nonce)[..20].try_into().unwrap();
-    let out = s.d.input(&f.seg(ACK, vec![join_opt(MpJoin::Ack { hmac: mac })], &[]));
-    let ack = out.iter().find(|x| x.dst == f.me).expect("fourth ACK sent at once");
+    let Some(MpJoin::SynAck { nonce, .. }) = synack.join() else {
+        panic!()
+    };
+    let mac: [u8; 20] = join_mac(PEER_KEY, s.server_key, R_A, nonce)[..20]
+        .try_into()
+        .unwrap();
+    let out =
+        s.d.input(&f.seg(ACK, vec![join_opt(MpJoin::Ack { hmac: mac })], &[]));
+    let ack = out
+        .iter()
+        .find(|x| x.dst == f.me)
+        .expect("fourth ACK sent at once");
     assert!(ack.has(ACK) && !ack.has(RST));
     assert_eq!(ack.ack, f.snd_nxt);
 }
@@ -261,6 +294,10 @@ fn join_10_unknown_token_gets_rst() {
     let rst = &out[0];
     assert!(rst.has(RST | ACK), "{rst:?}");
     assert_eq!(rst.ack, 0x2000_0001);
-    assert_eq!(rst.rst_reason(), Some(MpTcpRst::REASON_MPTCP), "ERR-01 / JOIN-10");
+    assert_eq!(
+        rst.rst_reason(),
+        Some(MpTcpRst::REASON_MPTCP),
+        "ERR-01 / JOIN-10"
+    );
     assert_eq!(s.d.ep.endpoint_stats().join_no_token, 1);
 }

@@ -510,3 +510,49 @@ pub fn expand32(reference: u64, wire: u64, wide: bool) -> u64 {
         cand
     }
 }
+
+impl ServerRig {
+    /// Completes an MP_JOIN from `me` (valid HMACs); returns the join subflow's flow.
+    pub fn join(&mut self, me: &str, addr_id: u8) -> Flow {
+        use mptcp_proto::wire::MpJoin;
+        let r_a = 0x5151_5151u32;
+        let mut f = Flow {
+            me: sa(me),
+            it: sa(SERVER),
+            snd_nxt: 0x2000_0000,
+            rcv_nxt: 0,
+            ssn: 1,
+        };
+        let syn = f.seg(
+            SYN,
+            vec![
+                TcpOption::Mss(1460),
+                TcpOption::Mptcp(MptcpOption::MpJoin(MpJoin::Syn {
+                    backup: false,
+                    addr_id,
+                    token: token_of(self.server_key),
+                    nonce: r_a,
+                })),
+            ],
+            &[],
+        );
+        let out = self.d.input(&syn);
+        let Some(MpJoin::SynAck { nonce, .. }) = out[0].join() else {
+            panic!("join refused: {out:?}")
+        };
+        f.snd_nxt += 1;
+        f.rcv_nxt = out[0].seq.wrapping_add(1);
+        let mac: [u8; 20] = join_mac(self.peer_key, self.server_key, r_a, nonce)[..20]
+            .try_into()
+            .unwrap();
+        let out = self.d.input(&f.seg(
+            ACK,
+            vec![TcpOption::Mptcp(MptcpOption::MpJoin(MpJoin::Ack {
+                hmac: mac,
+            }))],
+            &[],
+        ));
+        f.absorb(&out);
+        f
+    }
+}
