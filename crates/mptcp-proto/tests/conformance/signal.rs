@@ -166,7 +166,7 @@ fn rmaddr_07_remove_addr_closes_the_subflow() {
 #[test]
 fn prio_02_backup_subflow_carries_no_data_while_a_regular_one_is_up() {
     let mut s = ServerRig::new(EndpointConfig::default(), PEER_KEY, H);
-    let mut j = s.join("10.1.0.1:40001", 1);
+    let j = s.join("10.1.0.1:40001", 1);
     // The client asks for backup on the join subflow (MP_PRIO, 3 bytes).
     let prio = TcpOption::Mptcp(MptcpOption::MpPrio(MpPrio {
         backup: true,

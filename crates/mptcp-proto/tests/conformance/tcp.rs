@@ -396,11 +396,10 @@ fn tcp_keepalive_probes_idle_connection_and_closes_a_dead_one() {
             .any(|e| matches!(e, Event::Closed { .. }))
     });
     assert!(
-        pair.client_events.iter().any(|e| *e
-            == Event::Closed {
-                conn: c,
-                reason: CloseReason::Timeout
-            }),
+        pair.client_events.contains(&Event::Closed {
+            conn: c,
+            reason: CloseReason::Timeout
+        }),
         "{:?}",
         pair.client_events
     );
@@ -480,9 +479,8 @@ fn tcp_half_close_peer_keeps_sending() {
         data.len()
     );
     assert!(ok, "both sides should close");
-    assert!(pair.client_events.iter().any(|e| *e
-        == Event::Closed {
-            conn: c,
-            reason: CloseReason::Normal
-        }));
+    assert!(pair.client_events.contains(&Event::Closed {
+        conn: c,
+        reason: CloseReason::Normal
+    }));
 }
