@@ -43,7 +43,8 @@ impl Connection {
         }
         // Nagle (RFC 9293 §3.7.4): hold a small tail back while data is unacknowledged,
         // as the MPTCP scheduler does.
-        let small = end - self.data_nxt < u64::from(sf.payload_hint.max(1)).saturating_sub(80);
+        let small = end.saturating_sub(self.data_nxt)
+            < u64::from(sf.payload_hint.max(1)).saturating_sub(80);
         let hold = self.config.nagle && small && self.data_una < self.data_nxt && !shutdown;
         if self.data_nxt < end && !hold {
             let len = end - self.data_nxt;
