@@ -491,8 +491,10 @@ impl Connection {
         } else {
             sf.rcv_wnd_adv.max(recv_window.min(sf.rcv_wnd_adv + 1))
         };
+        // RFC 9293: a zero-length segment is acceptable from RCV.NXT on. Keepalive and
+        // window probes sit at RCV.NXT - 1 precisely so that they are not, and get an ACK.
         let acceptable = if seg_len == 0 {
-            seg_off >= sf.rcv_nxt.saturating_sub(1) && seg_off <= sf.rcv_nxt + wnd
+            seg_off >= sf.rcv_nxt && seg_off <= sf.rcv_nxt + wnd
         } else {
             // A sequence number before the ISN unwraps to just below 2^64: saturate.
             seg_off.saturating_add(seg_len) > sf.rcv_nxt && seg_off < sf.rcv_nxt + wnd.max(1)

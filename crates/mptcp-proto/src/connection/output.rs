@@ -390,6 +390,15 @@ impl Connection {
                 }));
             }
         }
+        // A bare FIN still carries the DATA_ACK: it may be the only segment acknowledging
+        // the peer's DATA_FIN (the pending ACK is cleared once this segment goes out).
+        if mptcp_opt.is_none() && self.can_data_ack() {
+            mptcp_opt = Some(MptcpOption::Dss(Dss {
+                data_ack: Some(self.data_ack(true)),
+                mapping: None,
+                data_fin: false,
+            }));
+        }
         if let Some(m) = mptcp_opt {
             if let MptcpOption::Dss(d) = &m {
                 if d.data_ack.is_some() {

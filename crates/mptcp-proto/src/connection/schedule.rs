@@ -41,7 +41,12 @@ impl Connection {
         if !sf.state.is_synchronized() {
             return;
         }
-        if self.data_nxt < end {
+        // Nagle (RFC 9293 §3.7.4): hold a small tail back while data is unacknowledged,
+        // as the MPTCP scheduler does.
+        let small = end.saturating_sub(self.data_nxt)
+            < u64::from(sf.payload_hint.max(1)).saturating_sub(80);
+        let hold = self.config.nagle && small && self.data_una < self.data_nxt && !shutdown;
+        if self.data_nxt < end && !hold {
             let len = end - self.data_nxt;
             // One growing mapping: subflow offset = ssn0 + (data offset - d0).
             let ssn = ssn0 + (self.data_nxt - d0);
