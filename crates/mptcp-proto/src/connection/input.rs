@@ -455,7 +455,7 @@ impl Connection {
             _ => false,
         };
         if !ok {
-            self.subflows[idx].reset_pending = Some(MpTcpRst::REASON_MPTCP);
+            self.subflows[idx].request_reset(MpTcpRst::REASON_MPTCP, CloseReason::ProtocolError);
             return;
         }
         let sf = &self.subflows[idx];
@@ -602,7 +602,7 @@ impl Connection {
         self.stats.mp_fastclose_rx += 1;
         for sf in self.subflows.iter_mut() {
             if sf.state != TcpState::Closed && sf.state != TcpState::TimeWait {
-                sf.reset_pending = Some(MpTcpRst::REASON_UNSPECIFIED);
+                sf.request_reset(MpTcpRst::REASON_UNSPECIFIED, CloseReason::PeerReset);
             }
         }
         self.close(CloseReason::PeerReset);
@@ -628,7 +628,8 @@ impl Connection {
             };
             if !ok {
                 self.stats.mp_join_hmac_failure += 1;
-                self.subflows[idx].reset_pending = Some(MpTcpRst::REASON_MPTCP);
+                self.subflows[idx]
+                    .request_reset(MpTcpRst::REASON_PROHIBITED, CloseReason::ProtocolError);
                 return false;
             }
             let sf = &mut self.subflows[idx];
@@ -970,7 +971,7 @@ impl Connection {
             {
                 self.fall_back();
             } else if let Some(sf) = self.subflows.get_mut(idx) {
-                sf.reset_pending = Some(MpTcpRst::REASON_MIDDLEBOX);
+                sf.request_reset(MpTcpRst::REASON_MIDDLEBOX, CloseReason::ProtocolError);
             }
         }
         if let Some(fc) = opts.fastclose {
@@ -1041,7 +1042,7 @@ impl Connection {
         if let Some(m) = sf.rx_maps.get(pos) {
             if m.ssn == ssn {
                 if m.dsn != dsn {
-                    sf.reset_pending = Some(MpTcpRst::REASON_MPTCP);
+                    sf.request_reset(MpTcpRst::REASON_MPTCP, CloseReason::ProtocolError);
                 }
                 return;
             }
@@ -1248,7 +1249,7 @@ impl Connection {
     /// connection ends here.)
     fn on_checksum_failure(&mut self, idx: usize, _data_off: u64) {
         if let Some(sf) = self.subflows.get_mut(idx) {
-            sf.reset_pending = Some(MpTcpRst::REASON_MIDDLEBOX);
+            sf.request_reset(MpTcpRst::REASON_MIDDLEBOX, CloseReason::ProtocolError);
         }
     }
 

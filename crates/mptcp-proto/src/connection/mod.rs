@@ -404,7 +404,7 @@ impl Connection {
         };
         for sf in self.subflows.iter_mut() {
             if sf.state != TcpState::Closed && sf.state != TcpState::TimeWait {
-                sf.reset_pending = Some(reason);
+                sf.request_reset(reason, CloseReason::LocalAbort);
             }
         }
         if self.mode == Mode::Mptcp && self.remote_key.is_some() {
@@ -636,7 +636,10 @@ impl Connection {
                 continue;
             }
             if need > budget {
-                sf.reset_pending = Some(crate::wire::MpTcpRst::REASON_TOO_MUCH_DATA);
+                sf.request_reset(
+                    crate::wire::MpTcpRst::REASON_TOO_MUCH_DATA,
+                    CloseReason::ProtocolError,
+                );
                 continue;
             }
             budget -= need;

@@ -740,11 +740,7 @@ impl Connection {
         };
         let t = write_packet(buf, sf.local.ip(), sf.remote.ip(), &repr);
         self.subflows[idx].reset_pending = None;
-        let why = if aborting {
-            CloseReason::LocalAbort
-        } else {
-            CloseReason::ProtocolError
-        };
+        let why = self.subflows[idx].reset_why;
         self.subflow_closed(idx, why);
         t
     }

@@ -3,6 +3,7 @@
 
 use super::{Connection, Role};
 use crate::crypto;
+use crate::event::CloseReason;
 use crate::tcp::TcpState;
 use crate::time::Instant;
 use crate::wire::{AddAddr, MpTcpRst, RemoveAddr};
@@ -81,7 +82,7 @@ impl Connection {
                     && sf.state != TcpState::Closed
                     && sf.state != TcpState::TimeWait
                 {
-                    sf.reset_pending = Some(MpTcpRst::REASON_UNSPECIFIED);
+                    sf.request_reset(MpTcpRst::REASON_UNSPECIFIED, CloseReason::Removed);
                 }
             }
         }
@@ -134,7 +135,7 @@ impl Connection {
                 && sf.state != TcpState::TimeWait
                 && alive > on_it
             {
-                sf.reset_pending = Some(MpTcpRst::REASON_UNSPECIFIED);
+                sf.request_reset(MpTcpRst::REASON_UNSPECIFIED, CloseReason::Removed);
                 any = true;
             }
         }

@@ -115,7 +115,10 @@ impl Connection {
                 sf.syn_retries += 1;
                 sf.rto_backoff += 1;
                 if sf.syn_retries > syn_retries {
-                    sf.reset_pending = Some(crate::wire::MpTcpRst::REASON_UNSPECIFIED);
+                    sf.request_reset(
+                        crate::wire::MpTcpRst::REASON_UNSPECIFIED,
+                        CloseReason::Timeout,
+                    );
                     return;
                 }
                 sf.handshake_ack_pending = true;

@@ -236,6 +236,8 @@ pub struct Subflow {
     pub last_window_sent: u16,
     /// A RST (with this MP_TCPRST reason) must be sent, then the subflow closes.
     pub reset_pending: Option<u8>,
+    /// What the application is told when that reset closes the subflow.
+    pub reset_why: crate::event::CloseReason,
     /// The application was told this subflow is down.
     pub down_reported: bool,
     /// Last time opportunistic retransmission halved this subflow's window.
@@ -397,6 +399,7 @@ impl Subflow {
             last_data_ack_sent: None,
             last_window_sent: 0,
             reset_pending: None,
+            reset_why: crate::event::CloseReason::ProtocolError,
             down_reported: false,
             last_penalty: None,
             payload_hint: mss.saturating_sub(40).max(1),
@@ -405,6 +408,12 @@ impl Subflow {
             lost_again: RangeSet::new(16),
             stats: SubflowCounters::default(),
         }
+    }
+
+    /// Schedules a RST carrying MP_TCPRST `code`; the subflow then closes for `why`.
+    pub fn request_reset(&mut self, code: u8, why: crate::event::CloseReason) {
+        self.reset_pending = Some(code);
+        self.reset_why = why;
     }
 
     /// Our current TSval.
