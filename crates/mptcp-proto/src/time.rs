@@ -25,6 +25,11 @@ impl Instant {
         Instant(micros.saturating_mul(1_000))
     }
 
+    /// Builds an instant from milliseconds since the epoch.
+    pub const fn from_millis(millis: u64) -> Self {
+        Instant(millis.saturating_mul(1_000_000))
+    }
+
     /// Nanoseconds since the epoch.
     pub const fn as_nanos(self) -> u64 {
         self.0

@@ -791,6 +791,7 @@ impl Connection {
         };
         let sf = &mut self.subflows[idx];
         let has_data = !seg.payload.is_empty() || seg.flags.fin();
+        sf.ts_echo = opts.timestamp.map(|(_, ecr)| ecr);
         let newly = sf.on_ack(now, ack_off, &blocks, has_data, window_changed, &view);
         if newly > 0 || sf.snd_una >= sf.snd_max {
             let (a, b, c) = (

@@ -82,6 +82,8 @@ pub struct Recovery {
     pub high_rxt: u64,
     /// Entered by timeout: every unacknowledged, un-SACKed byte counts as lost.
     pub after_rto: bool,
+    /// RFC 6675 §5 step 4.3: the first retransmission goes out whatever the window says.
+    pub first_sent: bool,
 }
 
 /// Timers of a subflow, indexing [`Subflow::timers`].
@@ -156,6 +158,8 @@ pub struct Subflow {
     pub ts_ok: bool,
     /// Latest TSval to echo (TS.Recent).
     pub ts_recent: u32,
+    /// TSecr of the segment being processed (RFC 7323 RTTM), if it carried timestamps.
+    pub ts_echo: Option<u32>,
     /// Per-subflow random offset added to our TSval.
     pub ts_offset: u32,
     /// SACK negotiated.
@@ -359,6 +363,7 @@ impl Subflow {
             wscale_ok: false,
             ts_ok: false,
             ts_recent: 0,
+            ts_echo: None,
             ts_offset,
             sack_ok: false,
             mss,
@@ -534,7 +539,7 @@ impl Subflow {
         if let Some(rec) = self.recovery {
             let edge = self.lost_edge();
             let from = rec.high_rxt.max(self.snd_una);
-            if from < edge && space > 0 {
+            if from < edge && (space > 0 || !rec.first_sent) {
                 if let Some((gs, ge)) = self.sacked.first_gap(from, edge) {
                     let fin_in = self
                         .fin_off
@@ -647,6 +652,9 @@ impl Subflow {
             } else if let Some(rec) = self.recovery.as_mut() {
                 rec.high_rxt = rec.high_rxt.max(end);
             }
+            if let Some(rec) = self.recovery.as_mut() {
+                rec.first_sent = true;
+            }
             if self.recovery.is_some() && self.retx_log.len() < 4096 {
                 self.retx_log.push_back((plan.start, end, now));
             }
@@ -737,6 +745,16 @@ impl Subflow {
                     sample = Some(now - t);
                 }
             }
+            // RFC 7323 §4 (RTTM): when the acknowledged data was retransmitted, the echoed
+            // timestamp still identifies the transmission it answers.
+            if sample.is_none() && self.ts_ok {
+                if let Some(ecr) = self.ts_echo.filter(|e| *e != 0) {
+                    let ms = self.tsval(now).wrapping_sub(ecr);
+                    if ms < 60_000 {
+                        sample = Some(Duration::from_millis(u64::from(ms.max(1))));
+                    }
+                }
+            }
             if let Some(s) = sample {
                 self.rtt.on_sample(s);
                 if self.recovery.is_none()
@@ -803,6 +821,7 @@ impl Subflow {
                     point: self.snd_max,
                     high_rxt: self.snd_una,
                     after_rto: false,
+                    first_sent: false,
                 });
                 self.dupacks = 0;
             }
@@ -870,6 +889,7 @@ impl Subflow {
             point: self.snd_max,
             high_rxt: self.snd_una,
             after_rto: true,
+            first_sent: false,
         });
         // RFC 6675 §5.1: SACK information may be reneged; keep it but retransmit from una.
         self.dupacks = 0;
@@ -922,5 +942,124 @@ impl Subflow {
             mss: self.mss,
             active: self.state.can_send() && !self.stale,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::congestion::{CcAlgorithm, PathInfo};
+
+    fn subflow(now: Instant) -> Subflow {
+        let a: SocketAddr = "10.0.0.1:1000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:80".parse().unwrap();
+        let mut sf = Subflow::new(
+            SubflowId(0),
+            a,
+            b,
+            TcpState::Established,
+            SeqNum(1000),
+            0,
+            1000,
+            CcAlgorithm::Reno.build(1000, 10_000),
+            64,
+            now,
+        );
+        sf.snd_una = 1;
+        sf.tx_maps.push_back(TxMap::new(1, 0, 100_000));
+        sf.map_end = 100_001;
+        sf
+    }
+
+    fn view() -> [PathInfo; 1] {
+        [PathInfo {
+            cwnd: 10_000,
+            srtt: Duration::from_millis(100),
+            mss: 1000,
+            active: true,
+        }]
+    }
+
+    #[test]
+    fn rtt_from_send_times_and_karn() {
+        let t0 = Instant::from_millis(1_000);
+        let mut sf = subflow(t0);
+        let plan = sf.plan_segment(1000, false).unwrap();
+        assert_eq!((plan.start, plan.len, plan.retransmit), (1, 1000, false));
+        sf.on_sent(
+            t0,
+            &plan,
+            (
+                Duration::from_secs(1),
+                Duration::from_millis(200),
+                Duration::from_secs(60),
+            ),
+        );
+        let paths = view();
+        let v = CcView {
+            paths: &paths,
+            me: 0,
+        };
+        sf.on_ack(t0 + Duration::from_millis(30), 1001, &[], false, false, &v);
+        assert_eq!(sf.rtt.latest(), Duration::from_millis(30));
+    }
+
+    #[test]
+    fn rttm_uses_timestamps_for_retransmitted_data() {
+        let t0 = Instant::from_millis(5_000);
+        let mut sf = subflow(t0);
+        sf.ts_ok = true;
+        let bounds = (
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            Duration::from_secs(60),
+        );
+        let plan = sf.plan_segment(1000, false).unwrap();
+        sf.on_sent(t0, &plan, bounds);
+        // Timeout: the segment is resent; its send-time sample is no longer valid (Karn).
+        sf.on_rto(t0 + Duration::from_secs(1));
+        let t1 = t0 + Duration::from_secs(1);
+        let plan = sf.plan_segment(1000, false).unwrap();
+        assert!(plan.retransmit);
+        sf.on_sent(t1, &plan, bounds);
+        let echo = sf.tsval(t1);
+        sf.ts_echo = Some(echo);
+        let paths = view();
+        let v = CcView {
+            paths: &paths,
+            me: 0,
+        };
+        sf.on_ack(t1 + Duration::from_millis(42), 1001, &[], false, false, &v);
+        assert_eq!(sf.rtt.latest(), Duration::from_millis(42));
+    }
+
+    #[test]
+    fn sack_recovery_retransmits_the_hole_first() {
+        let t0 = Instant::from_millis(0);
+        let mut sf = subflow(t0);
+        let bounds = (
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            Duration::from_secs(60),
+        );
+        for _ in 0..10 {
+            let p = sf.plan_segment(1000, false).unwrap();
+            sf.on_sent(t0, &p, bounds);
+        }
+        sf.sack_ok = true;
+        let paths = view();
+        let v = CcView {
+            paths: &paths,
+            me: 0,
+        };
+        // Segment [1, 1001) lost; the next four arrive and are SACKed.
+        let t1 = t0 + Duration::from_millis(50);
+        sf.on_ack(t1, 1, &[(1001, 5001)], false, false, &v);
+        assert!(
+            sf.recovery.is_some(),
+            "three segments SACKed above the hole start recovery"
+        );
+        let p = sf.plan_segment(1000, false).unwrap();
+        assert_eq!((p.start, p.retransmit), (1, true));
     }
 }
