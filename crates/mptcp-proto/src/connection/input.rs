@@ -918,6 +918,22 @@ impl Connection {
                     }
                 }
             }
+        } else if self.data_ack_seen
+            && self.fully_established
+            && idx == 0
+            && self.next_subflow_id == 1
+            && !seg.flags.fin()
+            && !opts.any_mptcp
+            && self.subflows[idx].snd_una > self.data_una + 1
+        {
+            // A peer that keeps MPTCP puts a DATA_ACK on every ACK; this one acknowledged
+            // data at subflow level without it: it fell back (its side saw the DSS options
+            // vanish). Only safe on a connection that never had another subflow, where
+            // subflow and data sequence numbers still map one to one.
+            let rcv = self.subflows[idx].rcv_nxt.max(1);
+            self.fall_back_at_start();
+            self.rx_infinite = Some((rcv, self.recv.next_offset()));
+            return;
         } else if !self.data_ack_seen
             && idx == 0
             && self

@@ -577,10 +577,11 @@ impl Connection {
                 if mptcp && self.fully_established {
                     self.push_signals(now, idx, &mut opts, &mut used);
                 }
+                // Every ACK carries a DATA_ACK, as Linux's do: a peer may take an ACK without
+                // DSS as the sign that a middlebox strips options (RFC 8684 §3.7). With SACK
+                // blocks to send it shrinks to 4 bytes.
                 if mptcp && self.can_data_ack() {
-                    let changed =
-                        self.subflows[idx].last_data_ack_sent != Some(self.data_ack_offset());
-                    let need = changed || !want_sack;
+                    let need = true;
                     let wide = !want_sack;
                     let dss = MptcpOption::Dss(Dss {
                         data_ack: Some(self.data_ack(wide)),
