@@ -108,8 +108,7 @@ impl Connection {
     ) -> usize {
         let idx = self.add_subflow(now, local, remote, TcpState::SynSent);
         if self.mode == Mode::Tcp {
-            self.tx_infinite = Some((1, 0));
-            self.rx_infinite = Some((1, 0));
+            self.use_plain_tcp();
         }
         self.subflows[idx].syn_pending = true;
         idx
@@ -225,11 +224,7 @@ impl Connection {
                 self.checksum |= mpc.flags & MpCapable::FLAG_A != 0;
                 self.peer_deny_join_initial = mpc.flags & MpCapable::FLAG_C != 0;
             }
-            _ => {
-                self.mode = Mode::Tcp;
-                self.tx_infinite = Some((1, 0));
-                self.rx_infinite = Some((1, 0));
-            }
+            _ => self.use_plain_tcp(),
         }
         self.subflows[idx].syn_pending = true;
         idx
@@ -387,13 +382,7 @@ impl Connection {
                     self.mptcp_negotiated = true;
                     self.subflows[idx].handshake_ack_pending = true;
                 }
-                _ => {
-                    self.mode = Mode::Tcp;
-                    self.fell_back = true;
-                    self.tx_infinite = Some((1, 0));
-                    self.rx_infinite = Some((1, 0));
-                    self.push_event(Event::FellBack(self.handle));
-                }
+                _ => self.fall_back_at_start(),
             }
         }
         self.announced_to_app = true;
@@ -666,10 +655,8 @@ impl Connection {
                         self.add_rx_map(idx, 1, dsn, u32::from(len), m.checksum);
                     }
                 }
-                None if opts.dss.is_some() && opts.mpc.is_none() => {
-                    // Third ACK lost, first data with DSS: Linux falls back here; so do we.
-                    self.fall_back_at_start();
-                }
+                // No keys on the segment that completes the handshake (third ACK lost or
+                // stripped, even if DSS follows): Linux falls back here; so do we.
                 None => self.fall_back_at_start(),
             }
         }
@@ -697,34 +684,23 @@ impl Connection {
 
     /// Fallback before any data flowed: identity mappings from the start.
     pub(crate) fn fall_back_at_start(&mut self) {
-        self.mode = Mode::Tcp;
+        self.use_plain_tcp();
         self.fell_back = true;
-        self.tx_infinite = Some((1, 0));
-        self.rx_infinite = Some((1, 0));
         self.push_event(Event::FellBack(self.handle));
     }
 
     /// The connection became fully established: path manager actions.
     pub(crate) fn on_fully_established(&mut self, now: Instant) {
         self.fully_established = true;
-        let pairs = self.subflow_pairs();
-        let Some(first) = self.subflows.first() else {
+        let config = self.config.clone();
+        let Some((opens, announce)) = self.with_path_manager(|pm, ctx| {
+            (
+                pm.on_established(ctx),
+                pm.announcements(ctx, &config.announce_addrs),
+            )
+        }) else {
             return;
         };
-        let ctx = crate::path_manager::PmContext {
-            is_client: self.role == Role::Client,
-            local_addrs: &self.local_addrs,
-            initial_remote: first.remote,
-            initial_local: first.local,
-            deny_join_initial: self.peer_deny_join_initial,
-            subflows: &pairs,
-            remote_addrs: &self.remote_addrs,
-            max_subflows: self.config.max_subflows,
-        };
-        let opens = self.path_manager.on_established(&ctx);
-        let announce = self
-            .path_manager
-            .announcements(&ctx, &self.config.announce_addrs);
         self.pending_opens.extend(opens);
         for (id, addr) in announce {
             self.announcements.push(super::Announcement {

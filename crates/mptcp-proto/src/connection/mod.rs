@@ -510,6 +510,34 @@ impl Connection {
         }
     }
 
+    /// Runs `f` with the path manager and a view of the connection for it; `None` before
+    /// the first subflow exists.
+    pub(crate) fn with_path_manager<R>(
+        &mut self,
+        f: impl FnOnce(&mut dyn PathManager, &crate::path_manager::PmContext<'_>) -> R,
+    ) -> Option<R> {
+        let pairs = self.subflow_pairs();
+        let first = self.subflows.first()?;
+        let ctx = crate::path_manager::PmContext {
+            is_client: self.role == Role::Client,
+            local_addrs: &self.local_addrs,
+            initial_remote: first.remote,
+            initial_local: first.local,
+            deny_join_initial: self.peer_deny_join_initial,
+            subflows: &pairs,
+            remote_addrs: &self.remote_addrs,
+            max_subflows: self.config.max_subflows,
+        };
+        Some(f(self.path_manager.as_mut(), &ctx))
+    }
+
+    /// Plain TCP from the start: subflow and data sequence numbers map one to one.
+    pub(crate) fn use_plain_tcp(&mut self) {
+        self.mode = Mode::Tcp;
+        self.tx_infinite = Some((1, 0));
+        self.rx_infinite = Some((1, 0));
+    }
+
     /// Local addresses available, for the path manager.
     pub(crate) fn subflow_pairs(&self) -> Vec<(IpAddr, SocketAddr)> {
         self.subflows

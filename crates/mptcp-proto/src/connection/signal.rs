@@ -56,18 +56,9 @@ impl Connection {
         }
         self.remote_addrs.push((aa.addr_id, addr));
         if self.role == Role::Client && self.fully_established {
-            let pairs = self.subflow_pairs();
-            let ctx = crate::path_manager::PmContext {
-                is_client: true,
-                local_addrs: &self.local_addrs,
-                initial_remote: first.remote,
-                initial_local: first.local,
-                deny_join_initial: self.peer_deny_join_initial,
-                subflows: &pairs,
-                remote_addrs: &self.remote_addrs,
-                max_subflows: self.config.max_subflows,
-            };
-            let opens = self.path_manager.on_add_addr(&ctx, aa.addr_id, addr);
+            let opens = self
+                .with_path_manager(|pm, ctx| pm.on_add_addr(ctx, aa.addr_id, addr))
+                .unwrap_or_default();
             self.pending_opens.extend(opens);
         }
     }

@@ -93,7 +93,6 @@ pub struct Pair {
     buf: Vec<u8>,
     pub client_events: Vec<Event>,
     pub server_events: Vec<Event>,
-    pub trace_tick: u64,
     /// Most recent packets written by the endpoints (`true` = client to server), at most
     /// `capture_limit` of them (0 = no capture).
     pub captured: VecDeque<(bool, Vec<u8>)>,
@@ -131,7 +130,6 @@ impl Pair {
             buf: Vec::new(),
             client_events: Vec::new(),
             server_events: Vec::new(),
-            trace_tick: 0,
             captured: VecDeque::new(),
             capture_limit: 0,
         }
@@ -292,6 +290,17 @@ pub fn transfer(
     data: &[u8],
     limit: Instant,
 ) -> (Vec<u8>, Option<Instant>, ConnectionHandle) {
+    transfer_with(pair, data, limit, |_, _| {})
+}
+
+/// [`transfer`], calling `hook` with the pair and the client connection before every step
+/// (to fail paths, close subflows, ... mid-transfer).
+pub fn transfer_with(
+    pair: &mut Pair,
+    data: &[u8],
+    limit: Instant,
+    mut hook: impl FnMut(&mut Pair, ConnectionHandle),
+) -> (Vec<u8>, Option<Instant>, ConnectionHandle) {
     let c = pair.connect();
     let mut sent = 0usize;
     let mut shut = false;
@@ -299,30 +308,9 @@ pub fn transfer(
     let mut got = Vec::new();
     let mut done_at = None;
     let mut buf = vec![0u8; 65536];
-    let mut blocked = false;
     pair.drive_until(limit, |p| {
-        if std::env::var("EVENT_DRIVEN").is_ok() && blocked {
-            if p.client_events
-                .iter()
-                .any(|e| matches!(e, Event::Writable(_)))
-            {
-                blocked = false;
-            }
-            p.client_events.retain(|e| !matches!(e, Event::Writable(_)));
-        }
-        while sent < data.len() && !blocked {
-            if std::env::var("EVENT_DRIVEN").is_ok() {
-                match p.client.send(c, &data[sent..]) {
-                    Ok(n) if n > 0 => {
-                        sent += n;
-                        continue;
-                    }
-                    _ => {
-                        blocked = true;
-                        break;
-                    }
-                }
-            }
+        hook(p, c);
+        while sent < data.len() {
             match p.client.send(c, &data[sent..]) {
                 Ok(n) if n > 0 => sent += n,
                 _ => break,
@@ -331,16 +319,12 @@ pub fn transfer(
         if sent == data.len() && !shut && p.client.shutdown(c).is_ok() {
             shut = true;
         }
-        let mut readable = std::env::var("EVENT_DRIVEN").is_err();
         for e in p.server_events.drain(..) {
             if let Event::Incoming { conn, .. } = e {
                 server_conn = Some(conn);
             }
-            if matches!(e, Event::Readable(_) | Event::PeerFinished(_)) {
-                readable = true;
-            }
         }
-        if let (Some(s), true) = (server_conn, readable) {
+        if let Some(s) = server_conn {
             loop {
                 match p.server.recv(s, &mut buf) {
                     Ok(0) => {
@@ -353,37 +337,6 @@ pub fn transfer(
                     Ok(n) => got.extend_from_slice(&buf[..n]),
                     Err(_) => break,
                 }
-            }
-        }
-        if let Some(tick) = std::env::var("PAIR_TRACE")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .filter(|t| p.now.as_millis() / t != p.trace_tick)
-        {
-            p.trace_tick = p.now.as_millis() / tick;
-            if let Some(st) = p.client.stats(c) {
-                let sfs: Vec<String> = st
-                    .subflows
-                    .iter()
-                    .map(|s| {
-                        format!(
-                            "[acked {} cwnd {} ss {} rto {} fr {} retx {}]",
-                            s.bytes_acked,
-                            s.cwnd,
-                            s.ssthresh,
-                            s.rto_count,
-                            s.fast_recoveries,
-                            s.retransmits
-                        )
-                    })
-                    .collect();
-                eprintln!(
-                    "t={} ms acked={} got={} {}",
-                    p.now.as_millis(),
-                    st.bytes_acked,
-                    got.len(),
-                    sfs.join(" ")
-                );
             }
         }
         let client_closed = p
