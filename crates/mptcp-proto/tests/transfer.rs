@@ -286,3 +286,39 @@ fn closing_one_subflow_keeps_the_connection() {
     // The last subflow cannot be closed on its own (the connection may already be gone).
     assert!(!pair.client.close_subflow(c, mptcp_proto::SubflowId(0)));
 }
+
+#[test]
+fn path_that_returns_carries_data_again_within_two_seconds() {
+    let mut pair = Pair::new(
+        EndpointConfig::default(),
+        EndpointConfig::default(),
+        vec![
+            (Link::new(10, 20), Link::new(10, 20)),
+            (Link::new(10, 20), Link::new(10, 20)),
+        ],
+        12,
+    );
+    let data = pattern(40_000_000, 5);
+    let (down_at, up_at) = (Duration::from_millis(800), Duration::from_secs(6));
+    let mut acked_at_return = None;
+    let mut acked_two_s_later = None;
+    let (got, done, _) = transfer_with(&mut pair, &data, secs(120), |p, c| {
+        let t = p.now - Instant::ZERO;
+        let on = !(down_at..up_at).contains(&t);
+        p.paths[0].up.up = on;
+        p.paths[0].down.up = on;
+        let acked = || p.client.stats(c).map(|s| s.subflows[0].bytes_acked);
+        if t >= up_at && acked_at_return.is_none() {
+            acked_at_return = acked();
+        }
+        if t >= up_at + Duration::from_secs(2) && acked_two_s_later.is_none() {
+            acked_two_s_later = acked();
+        }
+    });
+    assert!(done.is_some() && got == data);
+    let (before, after) = (acked_at_return.unwrap(), acked_two_s_later.unwrap());
+    assert!(
+        after > before + 100_000,
+        "path 0 idle after it returned: {before} -> {after} bytes acked"
+    );
+}

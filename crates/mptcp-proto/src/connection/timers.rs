@@ -9,6 +9,9 @@ use crate::time::{Duration, Instant};
 
 /// Keepalive probes before giving up (Linux tcp_keepalive_probes).
 const KEEPALIVE_PROBES: u32 = 9;
+/// Longest retransmission timeout of a failed subflow while others carry the data.
+const STALE_PROBE_MAX: Duration = Duration::from_secs(1);
+
 /// Interval between keepalive probes.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(75);
 
@@ -135,14 +138,23 @@ impl Connection {
                 return;
             }
             let first = sf.rto_backoff == 0;
-            sf.on_rto(now);
-            sf.arm_rto_with(now, initial, min, max);
             // Put the stuck data on the other subflows too (RFC 8684 §3.3.6).
             let others = self
                 .subflows
                 .iter()
                 .enumerate()
                 .any(|(i, s)| i != idx && self.subflow_usable(s) && !s.stale);
+            // While other subflows carry the data, probing a failed path costs one segment
+            // per probe: keep probing at least every STALE_PROBE_MAX so the subflow is used
+            // again soon after its path returns, rather than after minutes of backoff.
+            let probe_max = if others {
+                max.min(STALE_PROBE_MAX.max(min))
+            } else {
+                max
+            };
+            let sf = &mut self.subflows[idx];
+            sf.on_rto(now);
+            sf.arm_rto_with(now, initial, min, probe_max);
             if first && others {
                 self.reinject_from(idx);
             }
