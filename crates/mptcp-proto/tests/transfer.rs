@@ -298,8 +298,8 @@ fn path_that_returns_carries_data_again_within_two_seconds() {
         ],
         12,
     );
-    let data = pattern(40_000_000, 5);
-    let (down_at, up_at) = (Duration::from_millis(800), Duration::from_secs(6));
+    let data = pattern(60_000_000, 5);
+    let (down_at, up_at) = (Duration::from_millis(800), Duration::from_secs(10));
     let mut acked_at_return = None;
     let mut acked_two_s_later = None;
     let (got, done, _) = transfer_with(&mut pair, &data, secs(120), |p, c| {
