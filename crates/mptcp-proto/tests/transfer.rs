@@ -322,3 +322,54 @@ fn path_that_returns_carries_data_again_within_two_seconds() {
         "path 0 idle after it returned: {before} -> {after} bytes acked"
     );
 }
+
+#[test]
+fn ipv6_two_paths_transfer_is_intact() {
+    util::with_ipv6(|| {
+        let mut pair = Pair::new(
+            EndpointConfig::default(),
+            EndpointConfig::default(),
+            vec![
+                (Link::new(5, 50), Link::new(5, 50)),
+                (Link::new(15, 50), Link::new(15, 50)),
+            ],
+            13,
+        );
+        assert!(pair.server_addr.is_ipv6());
+        let data = pattern(5_000_000, 6);
+        let (got, done, c) = transfer(&mut pair, &data, secs(30));
+        assert!(done.is_some() && got == data);
+        let st = pair.client.stats(c).unwrap();
+        assert!(st.mptcp && !st.fallback);
+        assert_eq!(st.subflows.len(), 2);
+        assert!(st
+            .subflows
+            .iter()
+            .all(|s| s.local.is_ipv6() && s.bytes_sent > 100_000));
+    });
+}
+
+#[test]
+fn ipv6_add_addr_is_accepted_and_joined() {
+    util::with_ipv6(|| {
+        let server_cfg = EndpointConfig {
+            announce_addrs: vec!["fd00:9::2".parse().unwrap()],
+            ..EndpointConfig::default()
+        };
+        let mut pair = Pair::new(
+            EndpointConfig::default(),
+            server_cfg,
+            vec![(Link::new(5, 100), Link::new(5, 100))],
+            14,
+        );
+        let data = pattern(3_000_000, 2);
+        let (got, done, c) = transfer(&mut pair, &data, secs(30));
+        assert!(done.is_some() && got == data);
+        let st = pair.client.stats(c).unwrap();
+        assert_eq!(st.add_addr_rx, 1);
+        assert!(st
+            .subflows
+            .iter()
+            .any(|s| s.remote.ip().to_string() == "fd00:9::2"));
+    });
+}

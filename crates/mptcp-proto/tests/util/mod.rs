@@ -78,6 +78,19 @@ pub struct Path {
     pub down: Link,
 }
 
+thread_local! {
+    /// Pairs built on this thread use IPv6 addresses (see [`with_ipv6`]).
+    static V6: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with pairs built on IPv6 addresses.
+pub fn with_ipv6<R>(f: impl FnOnce() -> R) -> R {
+    V6.with(|c| c.set(true));
+    let r = f();
+    V6.with(|c| c.set(false));
+    r
+}
+
 /// A packet on its way: (arrival time, tie-break sequence, to the server?, bytes).
 type InFlight = (Instant, u64, bool, Vec<u8>);
 
@@ -106,14 +119,27 @@ impl Pair {
         paths: Vec<(Link, Link)>,
         seed: u64,
     ) -> Self {
-        let server_addr: SocketAddr = "10.9.0.1:5201".parse().unwrap();
+        let v6 = V6.with(|f| f.get());
+        let server_addr: SocketAddr = if v6 {
+            "[fd00:9::1]:5201"
+        } else {
+            "10.9.0.1:5201"
+        }
+        .parse()
+        .unwrap();
         let mut server = Endpoint::new(server_cfg, seed ^ 0x5eed);
         server.listen(5201).unwrap();
         let paths = paths
             .into_iter()
             .enumerate()
             .map(|(i, (up, down))| Path {
-                client_addr: format!("10.{i}.0.1").parse().unwrap(),
+                client_addr: if v6 {
+                    format!("fd00:{i}::1")
+                } else {
+                    format!("10.{i}.0.1")
+                }
+                .parse()
+                .unwrap(),
                 up,
                 down,
             })
