@@ -912,6 +912,7 @@ impl Connection {
             return;
         } else if !self.data_ack_seen
             && idx == 0
+            && !opts.any_mptcp
             && self
                 .subflows
                 .iter()
@@ -920,7 +921,8 @@ impl Connection {
                 == 1
         {
             // RFC 8684 §3.7: our data is acknowledged but no DATA_ACK ever came: the path
-            // strips DSS options. Fall back to TCP.
+            // strips DSS options. Fall back to TCP. (A segment with any MPTCP option, such
+            // as an ADD_ADDR that left no room for a DSS, shows the options get through.)
             let sf = &self.subflows[idx];
             if sf.snd_una > 1 {
                 let rcv = sf.rcv_nxt.max(1);
