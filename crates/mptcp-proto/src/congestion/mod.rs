@@ -3,9 +3,11 @@
 //! in a later change) can see the whole connection.
 
 mod cubic;
+pub mod lia;
 mod reno;
 
 pub use cubic::Cubic;
+pub use lia::Lia;
 pub use reno::Reno;
 
 use crate::time::{Duration, Instant};
@@ -68,11 +70,13 @@ pub enum CcAlgorithm {
     Reno,
     /// CUBIC (RFC 9438), uncoupled.
     Cubic,
+    /// LIA (RFC 6356), coupled across the connection's subflows.
+    Lia,
 }
 
 /// A congestion-control name that is not known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown congestion control {0:?} (known: reno, cubic)")]
+#[error("unknown congestion control {0:?} (known: reno, cubic, lia)")]
 pub struct UnknownCc(pub String);
 
 impl CcAlgorithm {
@@ -81,6 +85,7 @@ impl CcAlgorithm {
         match name {
             "reno" => Ok(CcAlgorithm::Reno),
             "cubic" => Ok(CcAlgorithm::Cubic),
+            "lia" => Ok(CcAlgorithm::Lia),
             other => Err(UnknownCc(other.to_string())),
         }
     }
@@ -89,6 +94,7 @@ impl CcAlgorithm {
         match self {
             CcAlgorithm::Reno => Box::new(Reno::new(mss, initial_window)),
             CcAlgorithm::Cubic => Box::new(Cubic::new(mss, initial_window)),
+            CcAlgorithm::Lia => Box::new(Lia::new(mss, initial_window)),
         }
     }
 }

@@ -32,13 +32,13 @@ impl Reno {
         }
     }
 
-    fn mss64(&self) -> u64 {
+    pub(super) fn mss64(&self) -> u64 {
         u64::from(self.mss.max(1))
     }
 
     /// Slow start with ABC (RFC 3465, L = 2 MSS), never past ssthresh. Returns the part of
     /// the allowed increase that was left over once ssthresh was reached.
-    fn slow_start(&mut self, acked: u64) -> u64 {
+    pub(super) fn slow_start(&mut self, acked: u64) -> u64 {
         let inc = acked.min(ABC_LIMIT_SEGMENTS * self.mss64());
         let new = self.cwnd.saturating_add(inc).min(self.ssthresh);
         let used = new - self.cwnd;
@@ -53,6 +53,11 @@ impl Reno {
             self.acked_accum -= self.cwnd;
             self.cwnd = self.cwnd.saturating_add(self.mss64());
         }
+    }
+
+    /// Grows the window by `bytes` (congestion avoidance of coupled algorithms).
+    pub(super) fn grow(&mut self, bytes: u64) {
+        self.cwnd = self.cwnd.saturating_add(bytes);
     }
 
     fn reduced_ssthresh(&self, in_flight: u64) -> u64 {
