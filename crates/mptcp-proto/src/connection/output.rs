@@ -307,11 +307,9 @@ impl Connection {
                 return None;
             }
         }
-        // Options common to every data segment.
-        let mut opts = TcpOptions::new();
-        let mut used = 0usize;
-        self.push_timestamp(idx, now, &mut opts, &mut used);
-        let sf = &self.subflows[idx];
+        // Room for payload: decided before the options are built, so that a subflow with
+        // nothing to send costs no option building.
+        let used = if sf.ts_ok { 12 } else { 0 };
         let dack_needed =
             mptcp && self.can_data_ack() && sf.last_data_ack_sent != Some(self.data_ack_offset());
         let first_data = mptcp && self.role == Role::Client && !self.fully_established && idx == 0;
@@ -335,6 +333,9 @@ impl Connection {
         }
         let sf = &self.subflows[idx];
         let plan = sf.plan_segment(room as u32, !mptcp)?;
+        let mut opts = TcpOptions::new();
+        let mut used = 0usize;
+        self.push_timestamp(idx, now, &mut opts, &mut used);
         // The mapping of this segment.
         let mut mptcp_opt = None;
         if mptcp && plan.len > 0 {
