@@ -606,7 +606,9 @@ fn summarize<P: StatsProbe>(
             .or_else(|| (p.streams.len() == tracks.len()).then(|| &p.streams[i]))
     };
     out.line(report::SEPARATOR);
-    out.line(report::summary_header(show_retr));
+    out.line(report::summary_header(
+        show_retr && (sender || print_peer),
+    ));
     let mut streams = Vec::new();
     for (i, t) in tracks.iter().enumerate() {
         let local = t.local_summary();
