@@ -3,8 +3,8 @@
 use super::json::{self, Connected, Cpu, EndInfo, StartInfo};
 use super::protocol::{
     self, check_cookie, cookie_str, make_cookie, read_cookie, read_json, read_state, stream_id,
-    write_json, write_server_error, write_state, Params, ProtoError, Results, State,
-    StreamResult, COOKIE_SIZE,
+    write_json, write_server_error, write_state, Params, ProtoError, Results, State, StreamResult,
+    COOKIE_SIZE,
 };
 use super::report::{self, SideSummary, StreamInterval, StreamSummary, SubflowInterval};
 use super::transport::{PerfListener, PerfTransport, StatsProbe, StreamSample, SubflowSample};
@@ -236,7 +236,8 @@ impl<P: StatsProbe> Track<P> {
             max_snd_wnd: self.max_wnd,
             max_rtt: self.rtts.iter().copied().max(),
             min_rtt: self.rtts.iter().copied().min(),
-            mean_rtt: (n > 0).then(|| (self.rtts.iter().map(|&r| r as u64).sum::<u64>() / n) as u32),
+            mean_rtt: (n > 0)
+                .then(|| (self.rtts.iter().map(|&r| r as u64).sum::<u64>() / n) as u32),
         }
     }
 
@@ -406,7 +407,9 @@ async fn sleep_opt(t: Option<Instant>) {
     }
 }
 
-async fn accept_opt<L: PerfListener>(l: &mut Option<&mut L>) -> io::Result<(L::Stream, SocketAddr)> {
+async fn accept_opt<L: PerfListener>(
+    l: &mut Option<&mut L>,
+) -> io::Result<(L::Stream, SocketAddr)> {
     match l {
         Some(l) => l.accept().await,
         None => std::future::pending().await,
@@ -444,7 +447,12 @@ async fn data_phase<T: PerfTransport>(
     let budget = (sender && target > 0).then(|| Arc::new(AtomicU64::new(target)));
     let mut handles = Vec::new();
     for (s, t) in streams.into_iter().zip(tracks.iter()) {
-        let (c, rx, b, len) = (t.counter.clone(), stop_rx.clone(), budget.clone(), params.len);
+        let (c, rx, b, len) = (
+            t.counter.clone(),
+            stop_rx.clone(),
+            budget.clone(),
+            params.len,
+        );
         handles.push(tokio::spawn(async move {
             if sender {
                 send_loop(s, len, c, b, rx).await
@@ -458,7 +466,8 @@ async fn data_phase<T: PerfTransport>(
     let test_len = Duration::from_secs(params.time + params.omit);
     let deadline = (client && params.time > 0).then(|| start + test_len);
     let hard = (!client && params.time > 0).then(|| start + test_len + END_GRACE);
-    let mut ticker = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+    let mut ticker =
+        tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
     let mut check = tokio::time::interval(Duration::from_millis(if target > 0 { 10 } else { 100 }));
     let mut ended: Option<f64> = None;
     let mut last_total = 0u64;
@@ -577,7 +586,9 @@ fn my_results<P: StatsProbe>(tracks: &[Track<P>], cpu: (f64, f64, f64)) -> Resul
         cpu_util_user: cpu.1,
         cpu_util_system: cpu.2,
         sender_has_retransmits: if sender { has_retr as i64 } else { -1 },
-        congestion_used: tracks.first().and_then(|t| t.last_sample.congestion.clone()),
+        congestion_used: tracks
+            .first()
+            .and_then(|t| t.last_sample.congestion.clone()),
         streams: tracks.iter().map(|t| t.result()).collect(),
     }
 }
@@ -606,9 +617,7 @@ fn summarize<P: StatsProbe>(
             .or_else(|| (p.streams.len() == tracks.len()).then(|| &p.streams[i]))
     };
     out.line(report::SEPARATOR);
-    out.line(report::summary_header(
-        show_retr && (sender || print_peer),
-    ));
+    out.line(report::summary_header(show_retr && (sender || print_peer)));
     let mut streams = Vec::new();
     for (i, t) in tracks.iter().enumerate() {
         let local = t.local_summary();
@@ -655,7 +664,9 @@ fn summarize<P: StatsProbe>(
             out.line(report::line(None, 0.0, s, b, s, None, None, "receiver"));
         }
     }
-    let local_cc = tracks.first().and_then(|t| t.last_sample.congestion.clone());
+    let local_cc = tracks
+        .first()
+        .and_then(|t| t.last_sample.congestion.clone());
     let remote_cc = peer.and_then(|p| p.congestion_used.clone());
     let (sender_cc, receiver_cc) = if sender {
         (local_cc, remote_cc)
@@ -677,7 +688,12 @@ fn summarize<P: StatsProbe>(
     }
 }
 
-fn connected_line(socket: i32, local: Option<SocketAddr>, remote: Option<SocketAddr>, mptcp: bool) -> String {
+fn connected_line(
+    socket: i32,
+    local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+    mptcp: bool,
+) -> String {
     let ip = |a: Option<SocketAddr>| a.map(|a| a.ip().to_string()).unwrap_or_else(|| "?".into());
     let port = |a: Option<SocketAddr>| a.map(|a| a.port()).unwrap_or(0);
     format!(
@@ -715,7 +731,12 @@ pub async fn run_client<T: PerfTransport>(t: &T, o: &ClientOpts) -> (Res<()>, se
     };
     let mut end = None;
     let r = client_inner(t, o, &out, &mut rec, &mut end).await;
-    let doc = json::document(&rec.start, &rec.intervals, end.as_ref(), r.as_ref().err().map(|s| s.as_str()));
+    let doc = json::document(
+        &rec.start,
+        &rec.intervals,
+        end.as_ref(),
+        r.as_ref().err().map(|s| s.as_str()),
+    );
     (r, doc)
 }
 
@@ -797,10 +818,24 @@ async fn client_inner<T: PerfTransport>(
     if streams.is_empty() {
         return Err("the server started the test before any stream was created".into());
     }
-    let (streams, _) = data_phase::<T>(&mut ctrl, None, true, &o.params, streams, &mut tracks, rec, out).await?;
+    let (streams, _) = data_phase::<T>(
+        &mut ctrl,
+        None,
+        true,
+        &o.params,
+        streams,
+        &mut tracks,
+        rec,
+        out,
+    )
+    .await?;
     // EXCHANGE_RESULTS: ours first, then the server's.
     let util = cpu.util();
-    step("the server", write_json(&mut ctrl, &my_results(&tracks, util).to_json())).await?;
+    step(
+        "the server",
+        write_json(&mut ctrl, &my_results(&tracks, util).to_json()),
+    )
+    .await?;
     let peer_json = timeout(PHASE_TIMEOUT * 3, read_json(&mut ctrl))
         .await
         .map_err(|_| ProtoError::Timeout("the server's results").to_string())?
@@ -860,7 +895,12 @@ pub async fn run_server<T: PerfTransport>(t: &T, o: &ServerOpts) -> Res<()> {
         let mut end = None;
         let r = serve_one(t, &mut listener, ctrl, peer, &out, &mut rec, &mut end).await;
         if o.json {
-            let doc = json::document(&rec.start, &rec.intervals, end.as_ref(), r.as_ref().err().map(|s| s.as_str()));
+            let doc = json::document(
+                &rec.start,
+                &rec.intervals,
+                end.as_ref(),
+                r.as_ref().err().map(|s| s.as_str()),
+            );
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         match r {
@@ -895,7 +935,11 @@ async fn serve_one<T: PerfTransport>(
         }
     };
     rec.start.params = params.clone();
-    out.line(format!("Accepted connection from {}, port {}", peer.ip(), peer.port()));
+    out.line(format!(
+        "Accepted connection from {}, port {}",
+        peer.ip(),
+        peer.port()
+    ));
     step("the client", write_state(&mut ctrl, State::CreateStreams)).await?;
     let mut streams = Vec::new();
     let mut tracks: Vec<Track<T::Probe>> = Vec::new();
@@ -943,8 +987,17 @@ async fn serve_one<T: PerfTransport>(
     }
     step("the client", write_state(&mut ctrl, State::TestStart)).await?;
     step("the client", write_state(&mut ctrl, State::TestRunning)).await?;
-    let (streams, _) =
-        data_phase::<T>(&mut ctrl, Some(listener), false, &params, streams, &mut tracks, rec, out).await?;
+    let (streams, _) = data_phase::<T>(
+        &mut ctrl,
+        Some(listener),
+        false,
+        &params,
+        streams,
+        &mut tracks,
+        rec,
+        out,
+    )
+    .await?;
     drop(streams);
     let util = cpu.util();
     step("the client", write_state(&mut ctrl, State::ExchangeResults)).await?;
@@ -953,7 +1006,11 @@ async fn serve_one<T: PerfTransport>(
         .map_err(|_| ProtoError::Timeout("the client's results").to_string())?
         .map_err(perr)?;
     let client_results = Results::from_json(&cj).map_err(perr)?;
-    step("the client", write_json(&mut ctrl, &my_results(&tracks, util).to_json())).await?;
+    step(
+        "the client",
+        write_json(&mut ctrl, &my_results(&tracks, util).to_json()),
+    )
+    .await?;
     step("the client", write_state(&mut ctrl, State::DisplayResults)).await?;
     for c in rec.start.connected.iter_mut().zip(tracks.iter()) {
         c.0.mptcp = c.1.mptcp;

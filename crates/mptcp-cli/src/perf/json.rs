@@ -97,7 +97,11 @@ pub fn system_info() -> String {
         return String::new();
     }
     let f = |b: &[libc::c_char]| -> String {
-        let bytes: Vec<u8> = b.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        let bytes: Vec<u8> = b
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     };
     format!(
@@ -359,7 +363,8 @@ pub fn document(
     );
     m.insert(
         "end".into(),
-        end.map(end_json).unwrap_or_else(|| Value::Object(Map::new())),
+        end.map(end_json)
+            .unwrap_or_else(|| Value::Object(Map::new())),
     );
     if let Some(e) = error {
         m.insert("error".into(), json!(e));
@@ -398,7 +403,12 @@ mod tests {
         }
         assert!(d["intervals"][0]["streams"][0]["mptcp_subflows"].is_array());
         assert_eq!(d["intervals"][0]["sum"]["bits_per_second"], json!(8000.0));
-        for k in ["streams", "sum_sent", "sum_received", "cpu_utilization_percent"] {
+        for k in [
+            "streams",
+            "sum_sent",
+            "sum_received",
+            "cpu_utilization_percent",
+        ] {
             assert!(d["end"].get(k).is_some(), "{k}");
         }
     }

@@ -156,7 +156,10 @@ pub async fn run_on<T: transport::PerfTransport>(t: &T, args: &PerfArgs) -> Exit
         PerfCommand::Client(a) => {
             let len = a.length.unwrap_or(protocol::DEFAULT_TCP_BLKSIZE as u64);
             if len == 0 || len > protocol::MAX_BLKSIZE as u64 {
-                eprintln!("mptcp perf client: block size {len} out of range (1..={})", protocol::MAX_BLKSIZE);
+                eprintln!(
+                    "mptcp perf client: block size {len} out of range (1..={})",
+                    protocol::MAX_BLKSIZE
+                );
                 return ExitCode::from(2);
             }
             let params = protocol::Params {

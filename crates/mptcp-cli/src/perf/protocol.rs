@@ -137,7 +137,10 @@ impl fmt::Display for ProtoError {
                 write!(f, "the server is busy running a test or refused the cookie")
             }
             ProtoError::ServerError(i, e) => {
-                write!(f, "the server reported an error (iperf error {i}, errno {e})")
+                write!(
+                    f,
+                    "the server reported an error (iperf error {i}, errno {e})"
+                )
             }
             ProtoError::ServerTerminated => write!(f, "the server has terminated"),
             ProtoError::ClientTerminated => write!(f, "the client has terminated"),
@@ -690,7 +693,10 @@ mod tests {
         let iperf3 = json!({"tcp":true,"omit":0,"time":2,"num":1048576,"parallel":1,"len":131072,
             "pacing_timer":1000,"client_version":"3.12","reverse":true});
         let p = Params::from_json(iperf3.as_object().unwrap()).unwrap();
-        assert_eq!((p.time, p.num, p.len, p.parallel, p.reverse), (2, 1 << 20, 131072, 1, true));
+        assert_eq!(
+            (p.time, p.num, p.len, p.parallel, p.reverse),
+            (2, 1 << 20, 131072, 1, true)
+        );
         assert_eq!(p.client_version.as_deref(), Some("3.12"));
         let j = Params::default().to_json();
         for k in ["tcp", "omit", "time", "parallel", "len", "client_version"] {
@@ -706,7 +712,10 @@ mod tests {
             json!({"time": 0}),
             json!({"time": 1, "bidirectional": true}),
         ] {
-            assert!(Params::from_json(bad.as_object().unwrap()).is_err(), "{bad}");
+            assert!(
+                Params::from_json(bad.as_object().unwrap()).is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -89,8 +89,7 @@ pub trait PerfTransport: Send + Sync {
 
     /// A short name for the output ("kernel", "tun").
     fn name(&self) -> &'static str;
-    fn connect(&self, addr: SocketAddr)
-        -> impl Future<Output = io::Result<Self::Stream>> + Send;
+    fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send;
     /// Listens on every address of the stack, on `port`.
     fn listen(&self, port: u16) -> impl Future<Output = io::Result<Self::Listener>> + Send;
     /// A probe of the stream's counters, usable while a task owns the stream.
@@ -123,7 +122,10 @@ fn kernel_socket(addr: &SocketAddr) -> io::Result<(socket2::Socket, bool)> {
     match Socket::new(domain, Type::STREAM, Some(Protocol::from(IPPROTO_MPTCP))) {
         Ok(s) => Ok((s, true)),
         // EPROTONOSUPPORT / EINVAL / ENOPROTOOPT: no MPTCP here (disabled or too old).
-        Err(_) => Ok((Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?, false)),
+        Err(_) => Ok((
+            Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?,
+            false,
+        )),
     }
 }
 
@@ -351,8 +353,7 @@ impl KernelProbe {
 
     fn congestion(&self) -> Option<String> {
         let mut b = [0u8; 16];
-        let n =
-            getsockopt_bytes(self.fd, libc::IPPROTO_TCP, libc::TCP_CONGESTION, &mut b).ok()?;
+        let n = getsockopt_bytes(self.fd, libc::IPPROTO_TCP, libc::TCP_CONGESTION, &mut b).ok()?;
         let s: Vec<u8> = b[..n].iter().copied().take_while(|&c| c != 0).collect();
         String::from_utf8(s).ok().filter(|s| !s.is_empty())
     }
@@ -379,7 +380,10 @@ impl KernelProbe {
                 .filter_map(|(i, b)| {
                     let t = parse_tcp_info(b)?;
                     let (local, remote) = if same {
-                        (parse_sockaddr(&addrs[i][..128]), parse_sockaddr(&addrs[i][128..]))
+                        (
+                            parse_sockaddr(&addrs[i][..128]),
+                            parse_sockaddr(&addrs[i][128..]),
+                        )
                     } else {
                         (None, None)
                     };
