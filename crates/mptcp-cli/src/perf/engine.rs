@@ -427,6 +427,7 @@ async fn deny<S: AsyncWrite + Unpin>(mut s: S) {
 
 /// The running test: from TEST_RUNNING until TEST_END (server), or until EXCHANGE_RESULTS
 /// after our TEST_END (client). Returns the streams and the test's length in seconds.
+#[allow(clippy::too_many_arguments)]
 async fn data_phase<T: PerfTransport>(
     ctrl: &mut T::Stream,
     mut listener: Option<&mut T::Listener>,
@@ -511,12 +512,12 @@ async fn data_phase<T: PerfTransport>(
                 } else if params.time == 0 && last_progress.elapsed() > IDLE_LIMIT {
                     break Err("no data moved for 30 seconds".into());
                 }
-                if ended.is_none() && client {
-                    if target > 0 && total >= target {
-                        end_now = true;
-                    } else if sender && handles.iter().all(|h| h.is_finished()) {
-                        end_now = true;
-                    }
+                if ended.is_none()
+                    && client
+                    && ((target > 0 && total >= target)
+                        || (sender && handles.iter().all(|h| h.is_finished())))
+                {
+                    end_now = true;
                 }
                 if ended.is_none() && client && budget.is_none() && handles.iter().any(|h| h.is_finished()) {
                     // A stream stopped before the test's end: the peer left, or an error.

@@ -413,12 +413,13 @@ impl StatsProbe for KernelProbe {
             congestion: self.congestion(),
             ..StreamSample::default()
         };
+        // On an MPTCP socket, TCP_INFO describes one subflow: the totals come from all.
         match (&subflows, self.tcp_info()) {
-            (Some(sf), _) if !sf.is_empty() => {
+            (Some(sf), t) if !sf.is_empty() => {
                 s.retransmits = Some(sf.iter().map(|f| f.retransmits).sum());
                 s.snd_cwnd = Some(sf.iter().map(|f| f.cwnd_bytes).sum());
                 s.rtt_us = sf.iter().map(|f| f.srtt_us).max();
-                if let Some(t) = self.tcp_info() {
+                if let Some(t) = t {
                     s.rttvar_us = Some(t.rttvar);
                     s.pmtu = Some(t.pmtu);
                     s.snd_wnd = t.snd_wnd.map(u64::from);
