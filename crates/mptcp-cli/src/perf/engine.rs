@@ -371,6 +371,9 @@ async fn send_loop<S: AsyncWrite + Unpin>(
                         off += w;
                         counter.fetch_add(w as u64, Ordering::Relaxed);
                     }
+                    // After the stop (the test ended), the peer may reset its data
+                    // connections (iperf3 closes them with unread data): not a failure.
+                    Err(_) if *stop.borrow() => return (s, Ok(())),
                     Err(e) => return (s, Err(e)),
                 },
             }
@@ -394,6 +397,7 @@ async fn recv_loop<S: tokio::io::AsyncRead + Unpin>(
             r = s.read(&mut buf) => match r {
                 Ok(0) => return (s, Ok(())),
                 Ok(n) => { counter.fetch_add(n as u64, Ordering::Relaxed); }
+                Err(_) if *stop.borrow() => return (s, Ok(())),
                 Err(e) => return (s, Err(e)),
             },
         }
