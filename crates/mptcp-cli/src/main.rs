@@ -1,6 +1,8 @@
-//! The `mptcp` command. For now only `mptcp sim`; `perf` and `cat` come later as further
-//! subcommands.
+//! The `mptcp` command: `sim` (the simulator) and `cat` (a real network; the global options
+//! in [`net_args`] choose the stack).
 
+mod cat;
+mod net_args;
 mod sim;
 
 use clap::{Parser, Subcommand};
@@ -10,6 +12,8 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "mptcp", version, about = "Multipath TCP (RFC 8684) tools")]
 struct Cli {
+    #[command(flatten)]
+    net: net_args::NetArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -18,11 +22,14 @@ struct Cli {
 enum Command {
     /// Run a scenario file in the deterministic network simulator.
     Sim(sim::SimArgs),
+    /// Pipe stdin and stdout through one MPTCP connection.
+    Cat(cat::CatArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Sim(args) => sim::run(&args),
+        Command::Cat(args) => cat::run(&cli.net, &args),
     }
 }
