@@ -52,6 +52,9 @@ pub fn run(net: &NetArgs, args: &CatArgs) -> ExitCode {
 }
 
 async fn session(net: &NetArgs, backend: &Backend, mode: &CatMode) -> Result<(), String> {
+    // The listener stays open for the whole session: the kernel accepts MP_JOINs only
+    // through a listening socket (further connections are not accepted).
+    let mut _listener = None;
     let stream = match mode {
         CatMode::Connect { target } => {
             let remote = net.resolve(target).await?;
@@ -68,6 +71,7 @@ async fn session(net: &NetArgs, backend: &Backend, mode: &CatMode) -> Result<(),
                 .accept()
                 .await
                 .map_err(|e| format!("accept failed: {e}"))?;
+            _listener = Some(listener);
             stream
         }
     };
