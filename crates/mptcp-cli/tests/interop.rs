@@ -406,7 +406,8 @@ fn fallback_to_plain_tcp_server() {
     assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
 }
 
-/// Errors are one line with a non-zero exit: a bad scheduler name, and nothing listening.
+/// Errors are one line with a non-zero exit: a bad scheduler name, nothing listening, no
+/// route to the peer.
 #[test]
 fn errors_are_one_line() {
     let out = Command::new(BIN)
@@ -427,4 +428,14 @@ fn errors_are_one_line() {
     assert!(!cs.success());
     assert_eq!(cerr.lines().count(), 1, "{cerr}");
     assert!(cerr.contains("refused"), "{cerr}");
+    // No route to 10.9.9.9 in "us": the kernel's ICMP ends the attempt at once.
+    let mut cargs = Topology::stack_args(1);
+    cargs.extend(args(&["cat", "connect", "10.9.9.9:5000"]));
+    let started = Instant::now();
+    let mut client = t.spawn(&t.us, &cargs, &empty, &t.dir.join("out2"));
+    let (cs, cerr) = client.wait();
+    assert!(!cs.success());
+    assert_eq!(cerr.lines().count(), 1, "{cerr}");
+    assert!(cerr.contains("unreachable"), "{cerr}");
+    assert!(started.elapsed() < Duration::from_secs(10), "slow failure");
 }

@@ -112,7 +112,11 @@ fn handle(shared: &Shared, pcap: &mut Option<PcapFile>, pkt: &[u8]) {
         p.write(pkt);
     }
     let now = shared.now();
-    shared.lock().ep.handle_packet(now, pkt);
+    let mut st = shared.lock();
+    if let Some((local, remote)) = crate::icmp::unreachable_tuple(pkt) {
+        st.on_unreachable(now, local, remote);
+    }
+    st.ep.handle_packet(now, pkt);
 }
 
 /// Reads the packets already waiting on the device, without blocking.

@@ -12,6 +12,7 @@
 
 pub mod backend;
 mod driver;
+mod icmp;
 pub mod kernel;
 pub mod listener;
 pub mod pcap;

@@ -36,6 +36,8 @@ pub(crate) struct ConnState {
     pub write_waker: Option<Waker>,
     /// Waits for the handshake or for the close.
     pub state_waker: Option<Waker>,
+    /// The attempt failed before the engine said so (ICMP destination unreachable).
+    pub unreachable: bool,
 }
 
 impl ConnState {
@@ -140,6 +142,25 @@ impl State {
                     }
                 }
                 Event::FellBack(_) | Event::SubflowUp { .. } | Event::SubflowDown { .. } => {}
+            }
+        }
+    }
+
+    /// An ICMP destination-unreachable quoting `(local, remote)`: a connection attempt from
+    /// that tuple fails at once (an established connection ignores it, RFC 5927 style).
+    pub fn on_unreachable(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) {
+        let hit = self.conns.iter().find_map(|(h, c)| {
+            if c.connected || c.closed.is_some() || c.remote != Some(remote) {
+                return None;
+            }
+            let stats = self.ep.stats(*h)?;
+            (stats.subflows.first()?.local == local).then_some(*h)
+        });
+        if let Some(h) = hit {
+            self.ep.abort(now, h);
+            if let Some(c) = self.conns.get_mut(&h) {
+                c.unreachable = true;
+                c.wake_all();
             }
         }
     }

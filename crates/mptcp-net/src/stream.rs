@@ -74,6 +74,11 @@ impl MptcpStream {
                 "unknown connection",
             )));
         };
+        if c.unreachable {
+            return Poll::Ready(Err(io::Error::other(
+                "no route to host (ICMP destination unreachable)",
+            )));
+        }
         match c.closed {
             Some(CloseReason::Normal) if until_closed || c.connected => {
                 return Poll::Ready(Ok(()));
