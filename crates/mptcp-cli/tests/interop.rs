@@ -103,21 +103,71 @@ impl Topology {
         for ns in [us, k] {
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
             sh(&[
-                "ip", "-n", ns, "mptcp", "limits", "set", "subflows", "8", "add_addr_accepted",
+                "ip",
+                "-n",
+                ns,
+                "mptcp",
+                "limits",
+                "set",
+                "subflows",
+                "8",
+                "add_addr_accepted",
                 "8",
             ]);
-            sh(&["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"]);
-            sh(&["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.conf.default.rp_filter=0"]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                "net.ipv4.conf.all.rp_filter=0",
+            ]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                "net.ipv4.conf.default.rp_filter=0",
+            ]);
         }
-        sh(&["ip", "netns", "exec", us, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            us,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ]);
         for p in 1..=paths {
             let (a, b) = (format!("v{p}a"), format!("v{p}b"));
             sh(&[
                 "ip", "link", "add", &a, "netns", us, "type", "veth", "peer", "name", &b, "netns",
                 k,
             ]);
-            sh(&["ip", "-n", us, "addr", "add", &format!("10.7.{p}.1/24"), "dev", &a]);
-            sh(&["ip", "-n", k, "addr", "add", &format!("10.7.{p}.2/24"), "dev", &b]);
+            sh(&[
+                "ip",
+                "-n",
+                us,
+                "addr",
+                "add",
+                &format!("10.7.{p}.1/24"),
+                "dev",
+                &a,
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                k,
+                "addr",
+                "add",
+                &format!("10.7.{p}.2/24"),
+                "dev",
+                &b,
+            ]);
             sh(&["ip", "-n", us, "link", "set", &a, "up"]);
             sh(&["ip", "-n", k, "link", "set", &b, "up"]);
             let stack = format!("10.7.0.{p}/32");
@@ -126,8 +176,12 @@ impl Topology {
             if p > 1 {
                 let table = format!("{}", 100 + p);
                 let gw = format!("10.7.{p}.2");
-                sh(&["ip", "-n", us, "rule", "add", "from", &stack, "table", &table]);
-                sh(&["ip", "-n", us, "route", "add", "default", "via", &gw, "table", &table]);
+                sh(&[
+                    "ip", "-n", us, "rule", "add", "from", &stack, "table", &table,
+                ]);
+                sh(&[
+                    "ip", "-n", us, "route", "add", "default", "via", &gw, "table", &table,
+                ]);
             }
         }
         topo
@@ -374,7 +428,11 @@ fn our_client_joins_second_subflow() {
     assert_eq!(k.get("MPTcpExtMPCapableSYNRX"), Some(&1), "{k:?}");
     assert_eq!(k.get("MPTcpExtMPJoinSynRx"), Some(&1), "{k:?}");
     assert_eq!(k.get("MPTcpExtMPJoinAckRx"), Some(&1), "{k:?}");
-    assert_eq!(k.get("MPTcpExtMPJoinRejected").copied().unwrap_or(0), 0, "{k:?}");
+    assert_eq!(
+        k.get("MPTcpExtMPJoinRejected").copied().unwrap_or(0),
+        0,
+        "{k:?}"
+    );
 }
 
 /// A kernel server with MPTCP disabled: our client falls back to TCP, says so, and the
@@ -383,7 +441,15 @@ fn our_client_joins_second_subflow() {
 fn fallback_to_plain_tcp_server() {
     skip_unless_able!();
     let t = Topology::new(1);
-    sh(&["ip", "netns", "exec", &t.kernel, "sysctl", "-qw", "net.mptcp.enabled=0"]);
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &t.kernel,
+        "sysctl",
+        "-qw",
+        "net.mptcp.enabled=0",
+    ]);
     let up = t.data_file("up.bin", 1_000_000, 7);
     let down = t.data_file("down.bin", 100_000, 8);
     let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
@@ -401,7 +467,10 @@ fn fallback_to_plain_tcp_server() {
     let (ss, serr) = server.wait();
     assert!(cs.success(), "client failed: {cerr}");
     assert!(ss.success(), "server failed: {serr}");
-    assert!(cerr.contains("fell back to TCP"), "no fallback notice: {cerr}");
+    assert!(
+        cerr.contains("fell back to TCP"),
+        "no fallback notice: {cerr}"
+    );
     assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
     assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
 }

@@ -33,9 +33,9 @@ impl Backend {
             Backend::User(rt) => Ok(NetStream::User(
                 MptcpStream::connect(rt.handle(), remote).await?,
             )),
-            Backend::Kernel { local } => Ok(NetStream::Kernel(
-                kernel::connect(remote, *local).await?,
-            )),
+            Backend::Kernel { local } => {
+                Ok(NetStream::Kernel(kernel::connect(remote, *local).await?))
+            }
         }
     }
 

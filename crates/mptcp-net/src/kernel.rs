@@ -24,7 +24,10 @@ fn stream_socket(domain: Domain) -> io::Result<(Socket, bool)> {
                 Some(libc::EPROTONOSUPPORT | libc::ENOPROTOOPT | libc::EINVAL)
             ) =>
         {
-            Ok((Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?, false))
+            Ok((
+                Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?,
+                false,
+            ))
         }
         Err(e) => Err(e),
     }

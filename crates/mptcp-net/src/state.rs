@@ -85,7 +85,11 @@ impl State {
                         c.wake_all();
                     }
                 }
-                Event::Incoming { conn, remote, local } => {
+                Event::Incoming {
+                    conn,
+                    remote,
+                    local,
+                } => {
                     let queue = self.listeners.get_mut(&local.port());
                     match queue {
                         Some(q) if q.ready.len() < ACCEPT_BACKLOG => {

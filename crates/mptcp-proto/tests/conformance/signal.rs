@@ -159,7 +159,13 @@ fn rmaddr_07_remove_addr_closes_the_subflow() {
     );
     let st = r.d.ep.stats(r.conn).unwrap();
     assert_eq!(st.subflows.iter().filter(|s| s.established).count(), 1);
-    assert!(r.d.has_event(|e| matches!(e, Event::SubflowDown { reason: mptcp_proto::CloseReason::Removed, .. })));
+    assert!(r.d.has_event(|e| matches!(
+        e,
+        Event::SubflowDown {
+            reason: mptcp_proto::CloseReason::Removed,
+            ..
+        }
+    )));
     assert!(!r.d.has_event(|e| matches!(e, Event::Closed { .. })));
 }
 
