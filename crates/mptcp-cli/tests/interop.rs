@@ -508,3 +508,66 @@ fn errors_are_one_line() {
     assert!(cerr.contains("unreachable"), "{cerr}");
     assert!(started.elapsed() < Duration::from_secs(10), "slow failure");
 }
+
+/// Ctrl-C (SIGINT) undoes everything the stack added: route, device, forwarding sysctl.
+#[test]
+fn sigint_undoes_host_configuration() {
+    skip_unless_able!();
+    let t = Topology::new(1);
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &t.us,
+        "sysctl",
+        "-qw",
+        "net.ipv4.ip_forward=0",
+    ]);
+    let fifo = t.dir.join("stdin.fifo");
+    sh(&["mkfifo", fifo.to_str().expect("utf-8 path")]);
+    // Holds the fifo open for writing so the stack's stdin never ends.
+    let _writer = Proc {
+        child: Some(
+            Command::new("sh")
+                .args(["-c", &format!("exec sleep 60 > {}", fifo.display())])
+                .spawn()
+                .expect("spawn writer"),
+        ),
+        stderr: t.dir.join("writer.err"),
+    };
+    let mut sargs = Topology::stack_args(1);
+    sargs.extend(args(&["cat", "listen", "5000"]));
+    let mut stack = t.spawn(&t.us, &sargs, &fifo, &t.dir.join("out"));
+    t.wait_stack_up(&t.us);
+    let fwd = || {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &t.us,
+                "sysctl",
+                "-n",
+                "net.ipv4.ip_forward",
+            ])
+            .output()
+            .expect("sysctl");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(fwd(), "1");
+    let pid = stack.child.as_ref().expect("running").id().to_string();
+    sh(&["kill", "-INT", &pid]);
+    let (status, err) = stack.wait();
+    assert!(!status.success());
+    assert!(err.contains("interrupted by SIGINT"), "{err}");
+    assert_eq!(fwd(), "0", "forwarding not restored");
+    let link = Command::new("ip")
+        .args(["-n", &t.us, "link", "show", "mtun0"])
+        .output()
+        .expect("ip link");
+    assert!(!link.status.success(), "TUN device left behind");
+    let routes = Command::new("ip")
+        .args(["-n", &t.us, "route", "show", "10.7.0.1"])
+        .output()
+        .expect("ip route");
+    assert!(routes.stdout.is_empty(), "route left behind");
+}
