@@ -30,7 +30,7 @@ pub struct NetArgs {
     /// Packet scheduler of the user-space stack.
     #[arg(long, value_name = "S")]
     pub scheduler: Option<String>,
-    /// Congestion control of the user-space stack.
+    /// Congestion control (user-space stack; with --kernel, the sockets' Linux name).
     #[arg(long, value_name = "C")]
     pub cc: Option<String>,
     /// Path manager of the user-space stack.
@@ -83,6 +83,7 @@ impl NetArgs {
         if self.kernel {
             return Ok(Backend::Kernel {
                 local: self.addrs.first().copied(),
+                cc: self.cc.clone(),
             });
         }
         let config = RuntimeConfig {

@@ -19,10 +19,12 @@ use tokio::net::{TcpListener, TcpStream};
 pub enum Backend {
     /// The user-space stack on a TUN device.
     User(Runtime),
-    /// The host kernel's MPTCP; `local` binds outgoing connections to that address.
+    /// The host kernel's MPTCP.
     Kernel {
         /// Source address of outgoing connections.
         local: Option<IpAddr>,
+        /// Congestion control of the sockets (Linux name); the system default when `None`.
+        cc: Option<String>,
     },
 }
 
@@ -33,9 +35,9 @@ impl Backend {
             Backend::User(rt) => Ok(NetStream::User(
                 MptcpStream::connect(rt.handle(), remote).await?,
             )),
-            Backend::Kernel { local } => {
-                Ok(NetStream::Kernel(kernel::connect(remote, *local).await?))
-            }
+            Backend::Kernel { local, cc } => Ok(NetStream::Kernel(
+                kernel::connect(remote, *local, cc.as_deref()).await?,
+            )),
         }
     }
 
@@ -43,7 +45,9 @@ impl Backend {
     pub fn listen(&self, port: u16) -> io::Result<NetListener> {
         match self {
             Backend::User(rt) => Ok(NetListener::User(MptcpListener::bind(rt.handle(), port)?)),
-            Backend::Kernel { .. } => Ok(NetListener::Kernel(kernel::listen(port)?)),
+            Backend::Kernel { cc, .. } => {
+                Ok(NetListener::Kernel(kernel::listen(port, cc.as_deref())?))
+            }
         }
     }
 

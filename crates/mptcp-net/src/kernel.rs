@@ -50,9 +50,28 @@ pub fn is_mptcp(stream: &TcpStream) -> bool {
     rc == 0 && val == 1
 }
 
-/// Connects to `remote` over the kernel's MPTCP, from `local` when given.
-pub async fn connect(remote: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> {
+/// Sets the socket's congestion control (a Linux name such as "cubic" or "reno").
+fn set_cc(sock: &Socket, cc: Option<&str>) -> io::Result<()> {
+    match cc {
+        Some(name) => sock.set_tcp_congestion(name.as_bytes()).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("the kernel refuses congestion control {name:?}: {e}"),
+            )
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Connects to `remote` over the kernel's MPTCP, from `local` when given, with congestion
+/// control `cc` when given.
+pub async fn connect(
+    remote: SocketAddr,
+    local: Option<IpAddr>,
+    cc: Option<&str>,
+) -> io::Result<TcpStream> {
     let (sock, _) = stream_socket(Domain::for_address(remote))?;
+    set_cc(&sock, cc)?;
     if let Some(ip) = local {
         sock.bind(&SockAddr::from(SocketAddr::new(ip, 0)))
             .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {ip}: {e}")))?;
@@ -63,8 +82,9 @@ pub async fn connect(remote: SocketAddr, local: Option<IpAddr>) -> io::Result<Tc
     sock.connect(remote).await
 }
 
-/// Listens on `port` of every address (IPv6 and IPv4 when possible, else IPv4).
-pub fn listen(port: u16) -> io::Result<TcpListener> {
+/// Listens on `port` of every address (IPv6 and IPv4 when possible, else IPv4); accepted
+/// connections use congestion control `cc` when given.
+pub fn listen(port: u16, cc: Option<&str>) -> io::Result<TcpListener> {
     let sock = match stream_socket(Domain::IPV6) {
         Ok((s, _)) => {
             s.set_only_v6(false)?;
@@ -80,6 +100,7 @@ pub fn listen(port: u16) -> io::Result<TcpListener> {
         }
         Err(_) => bind_v4(port)?,
     };
+    set_cc(&sock, cc)?;
     sock.listen(BACKLOG)?;
     sock.set_nonblocking(true)?;
     TcpListener::from_std(sock.into())
