@@ -435,6 +435,37 @@ fn our_client_joins_second_subflow() {
     );
 }
 
+/// Our server with two addresses announces the second (ADD_ADDR); the kernel client
+/// joins it (MP_JOIN towards our stack).
+#[test]
+fn kernel_client_joins_announced_address() {
+    skip_unless_able!();
+    let t = Topology::new(2);
+    let up = t.data_file("up.bin", 5_000_000, 10);
+    let down = t.data_file("down.bin", 3_000_000, 11);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut sargs = Topology::stack_args(2);
+    sargs.extend(args(&["cat", "listen", "5000"]));
+    let mut server = t.spawn(&t.us, &sargs, &down, &srv_out);
+    t.wait_stack_up(&t.us);
+    let mut client = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "connect", "10.7.0.1:5000"]),
+        &up,
+        &cli_out,
+    );
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert_eq!(k.get("MPTcpExtAddAddr"), Some(&1), "{k:?}");
+    assert_eq!(k.get("MPTcpExtMPJoinSynTx"), Some(&1), "{k:?}");
+    assert_eq!(k.get("MPTcpExtMPJoinSynAckRx"), Some(&1), "{k:?}");
+}
+
 /// A kernel server with MPTCP disabled: our client falls back to TCP, says so, and the
 /// transfer still completes.
 #[test]
