@@ -1,6 +1,8 @@
-//! The `mptcp` command. For now only `mptcp sim`; `perf` and `cat` come later as further
-//! subcommands.
+//! The `mptcp` command: `sim` (the simulator), and `perf` and `cat` on a real network (the
+//! global options in [`net_args`] choose the stack).
 
+mod cat;
+mod net_args;
 mod perf;
 mod sim;
 
@@ -11,6 +13,8 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "mptcp", version, about = "Multipath TCP (RFC 8684) tools")]
 struct Cli {
+    #[command(flatten)]
+    net: net_args::NetArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -21,13 +25,23 @@ enum Command {
     Sim(sim::SimArgs),
     /// iperf3-compatible throughput test (server or client).
     Perf(perf::PerfArgs),
+    /// Pipe stdin and stdout through one MPTCP connection.
+    Cat(cat::CatArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Sim(args) => sim::run(&args),
-        // The global options (--tun/--kernel) will choose the backend.
-        Command::Perf(args) => perf::run(&args, &perf::Backend::Kernel),
+        // `perf` runs on the kernel's MPTCP for now; `--tun` is refused with a clear error
+        // until the user-space runtime implements its transport.
+        Command::Perf(args) => {
+            let backend = match (&cli.net.tun, cli.net.kernel) {
+                (Some(name), false) => perf::Backend::Tun(name.clone()),
+                _ => perf::Backend::Kernel,
+            };
+            perf::run(&args, &backend)
+        }
+        Command::Cat(args) => cat::run(&cli.net, &args),
     }
 }

@@ -550,14 +550,17 @@ impl Endpoint {
             }
             if let Some(reason) = conn.closed {
                 let app_done = reason != CloseReason::Normal || conn.recv.readable_len() == 0;
-                if !conn.close_reported && app_done && conn.announced_to_app {
+                // A client's application holds the handle since `connect`: it must learn
+                // that the attempt failed (refused, timed out).
+                let known = conn.announced_to_app || conn.role == Role::Client;
+                if !conn.close_reported && app_done && known {
                     conn.close_reported = true;
                     return Some(Event::Closed {
                         conn: ConnectionHandle(h),
                         reason,
                     });
                 }
-                if !conn.close_reported && !conn.announced_to_app {
+                if !conn.close_reported && !known {
                     // Never surfaced to the application: drop silently.
                     conn.close_reported = true;
                 }

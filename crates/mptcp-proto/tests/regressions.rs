@@ -235,3 +235,33 @@ fn infinite_mapping_with_wild_dsn_does_not_overflow() {
     );
     pair.drive_until(now + Duration::from_secs(1), |_| false);
 }
+
+/// A refused connect must reach the application: the client holds the handle since
+/// `connect`, so it gets `Closed { Refused }` (it used to be dropped silently).
+#[test]
+fn refused_connect_reports_closed() {
+    use mptcp_proto::{CloseReason, Event};
+    let mut client = Endpoint::new(EndpointConfig::default(), 1);
+    let mut server = Endpoint::new(EndpointConfig::default(), 2);
+    let now = Instant::ZERO;
+    let remote: SocketAddr = "10.0.0.2:5000".parse().unwrap();
+    let params = client.connect_params(vec!["10.0.0.1".parse().unwrap()], remote);
+    let h = client.connect(now, params).expect("connect");
+    let mut buf = Vec::new();
+    for _ in 0..4 {
+        while let Some(t) = client.poll_transmit(now, &mut buf) {
+            server.handle_packet(now, &buf[..t.len]);
+        }
+        while let Some(t) = server.poll_transmit(now, &mut buf) {
+            client.handle_packet(now, &buf[..t.len]);
+        }
+    }
+    let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert!(
+        events.contains(&Event::Closed {
+            conn: h,
+            reason: CloseReason::Refused
+        }),
+        "{events:?}"
+    );
+}

@@ -108,7 +108,6 @@ pub enum Backend {
     /// The host's kernel MPTCP (`--kernel`, and the default for now).
     Kernel,
     /// The user-space stack on a TUN device (`--tun NAME`).
-    #[allow(dead_code)] // Constructed once main.rs parses the global options.
     Tun(String),
 }
 
