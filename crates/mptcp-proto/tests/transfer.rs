@@ -373,3 +373,81 @@ fn ipv6_add_addr_is_accepted_and_joined() {
             .any(|s| s.remote.ip().to_string() == "fd00:9::2"));
     });
 }
+
+/// Data acknowledged at subflow level but dropped by the receiver's MPTCP layer (here: one
+/// segment's mapping moved far into the past, so the receiver takes it for a duplicate) is
+/// sent again by the data-level retransmission timer.
+#[test]
+fn data_acked_by_a_subflow_but_never_data_acked_is_resent() {
+    use mptcp_proto::wire::{MptcpOption, TcpOption};
+    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    static DATA_SEGMENTS: AtomicU32 = AtomicU32::new(0);
+    /// The (SSN, DSN) of the mapping being spoiled, once chosen.
+    static TARGET: AtomicU64 = AtomicU64::new(u64::MAX);
+    static ISN: AtomicU64 = AtomicU64::new(u64::MAX);
+    fn spoil_one_mapping(pkt: &mut Vec<u8>) -> bool {
+        util::rewrite_tcp(pkt, |seg| {
+            if seg.payload.is_empty() {
+                return;
+            }
+            let n = DATA_SEGMENTS.fetch_add(1, Ordering::Relaxed);
+            for o in seg.options.iter_mut() {
+                // The client's first data (MP_CAPABLE with data) sits at relative SSN 1.
+                if let TcpOption::Mptcp(MptcpOption::MpCapable(mpc)) = o {
+                    if mpc.data_len.is_some() && ISN.load(Ordering::Relaxed) == u64::MAX {
+                        ISN.store(u64::from(seg.seq.0.wrapping_sub(1)), Ordering::Relaxed);
+                    }
+                }
+                if let TcpOption::Mptcp(MptcpOption::Dss(d)) = o {
+                    if let Some(m) = d.mapping.as_mut() {
+                        // Every segment of one whole mapping, so the mapping stays consistent.
+                        // The first segment of a mapping (its sequence number is the mapping's
+                        // relative SSN above the initial sequence number).
+                        let rel = seg.seq.0.wrapping_sub(ISN.load(Ordering::Relaxed) as u32);
+                        if n >= 40 && rel == m.ssn && TARGET.load(Ordering::Relaxed) == u64::MAX {
+                            TARGET.store(u64::from(m.ssn), Ordering::Relaxed);
+                        }
+                        if u64::from(m.ssn) == TARGET.load(Ordering::Relaxed) {
+                            // 16 MB back: below the receiver's DATA_ACK, so a "duplicate".
+                            let mask = if m.wide { u64::MAX } else { 0xffff_ffff };
+                            m.dsn = m.dsn.wrapping_sub(16 << 20) & mask;
+                        }
+                    }
+                }
+            }
+        });
+        true
+    }
+    let mut up = Link::new(5, 50);
+    up.filter = Some(spoil_one_mapping);
+    let mut pair = Pair::new(
+        EndpointConfig::default(),
+        EndpointConfig::default(),
+        vec![(up, Link::new(5, 50))],
+        15,
+    );
+    let data = pattern(2_000_000, 9);
+    let (got, done, c) = transfer(&mut pair, &data, secs(60));
+    assert!(
+        TARGET.load(Ordering::Relaxed) != u64::MAX,
+        "the filter never fired"
+    );
+    assert!(
+        done.is_some(),
+        "stalled: {} of {} bytes; client {:?} server {:?} stats {:?}",
+        got.len(),
+        data.len(),
+        pair.client_events,
+        pair.server_events,
+        pair.client.stats(c).map(|s| (
+            s.reinjected_bytes,
+            s.bytes_acked,
+            s.subflows
+                .iter()
+                .map(|f| (f.bytes_sent, f.bytes_acked, f.established))
+                .collect::<Vec<_>>()
+        ))
+    );
+    assert!(got == data);
+    assert!(pair.client.stats(c).unwrap().reinjected_bytes > 0);
+}

@@ -1000,6 +1000,10 @@ impl Connection {
                 self.conn_timers[super::ConnTimer::DataFin as usize] = None;
             }
             self.reinject.remove_below(self.data_una);
+            // Progress: the data-level retransmission timer starts over (re-armed when data
+            // is next scheduled).
+            self.conn_timers[super::ConnTimer::DataRetransmit as usize] = None;
+            self.data_rtx_backoff = 0;
             self.release_send_buffer();
         }
     }

@@ -65,6 +65,8 @@ pub(crate) struct Announcement {
 pub(crate) enum ConnTimer {
     AddAddr = 0,
     DataFin = 1,
+    /// Data-level retransmission (RFC 8684 §3.3.6): the DATA_ACK stopped moving.
+    DataRetransmit = 2,
 }
 
 /// A connection and its subflows.
@@ -135,7 +137,9 @@ pub struct Connection {
     pub(crate) rx_infinite: Option<(u64, u64)>,
     /// Fallback send mapping likewise.
     pub(crate) tx_infinite: Option<(u64, u64)>,
-    pub(crate) conn_timers: [Option<Instant>; 2],
+    pub(crate) conn_timers: [Option<Instant>; 3],
+    /// Consecutive data-level retransmission timeouts without progress.
+    pub(crate) data_rtx_backoff: u32,
     pub(crate) scheduler: Box<dyn Scheduler>,
     pub(crate) path_manager: Box<dyn PathManager>,
     pub(crate) events: VecDeque<Event>,
@@ -217,7 +221,8 @@ impl Connection {
             rcv_adv_edge: 0,
             rx_infinite: None,
             tx_infinite: None,
-            conn_timers: [None; 2],
+            conn_timers: [None; 3],
+            data_rtx_backoff: 0,
             scheduler,
             path_manager,
             events: VecDeque::new(),

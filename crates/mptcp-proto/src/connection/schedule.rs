@@ -145,6 +145,7 @@ impl Connection {
             }
         }
         self.opportunistic_retransmission(now);
+        self.arm_data_retransmit(now);
         // The DATA_FIN follows the last byte (RFC 8684 §3.3.3).
         if self.shutdown
             && !self.data_fin_sent

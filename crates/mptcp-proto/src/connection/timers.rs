@@ -9,6 +9,9 @@ use crate::time::{Duration, Instant};
 
 /// Keepalive probes before giving up (Linux tcp_keepalive_probes).
 const KEEPALIVE_PROBES: u32 = 9;
+/// Bytes resent at once by the data-level retransmission timer.
+const DATA_RETRANSMIT_CHUNK: u64 = 16 * 1024;
+
 /// Longest retransmission timeout of a failed subflow while others carry the data.
 const STALE_PROBE_MAX: Duration = Duration::from_secs(1);
 
@@ -38,6 +41,10 @@ impl Connection {
             if let Some(i) = self.subflows.iter().position(|s| s.state.can_send()) {
                 self.subflows[i].ack_now = true;
             }
+        }
+        if self.conn_timers[ConnTimer::DataRetransmit as usize].is_some_and(|t| t <= now) {
+            self.conn_timers[ConnTimer::DataRetransmit as usize] = None;
+            self.on_data_retransmit_timer(now);
         }
         if self.conn_timers[ConnTimer::DataFin as usize].is_some_and(|t| t <= now) {
             self.conn_timers[ConnTimer::DataFin as usize] = None;
@@ -173,6 +180,58 @@ impl Connection {
             sf.rto_backoff = (sf.rto_backoff + 1).min(10);
             sf.arm_rto_with(now, initial, min, max);
         }
+    }
+
+    /// The data-level retransmission timeout: longest subflow RTO, doubled per timeout.
+    fn data_rto(&self) -> Duration {
+        let (initial, min, max) = self.rto_bounds();
+        let base = self
+            .subflows
+            .iter()
+            .filter(|s| s.state.is_synchronized())
+            .map(|s| s.rtt.rto(initial, min, max))
+            .max()
+            .unwrap_or(initial);
+        base.saturating_mul(1 << self.data_rtx_backoff.min(6))
+            .min(max)
+    }
+
+    /// Arms the data-level retransmission timer while data waits for its DATA_ACK.
+    pub(crate) fn arm_data_retransmit(&mut self, now: Instant) {
+        let slot = ConnTimer::DataRetransmit as usize;
+        if self.mode != Mode::Mptcp || self.data_nxt <= self.data_una {
+            self.conn_timers[slot] = None;
+            return;
+        }
+        if self.conn_timers[slot].is_none() {
+            self.conn_timers[slot] = Some(now + self.data_rto());
+        }
+    }
+
+    /// The DATA_ACK did not move for a data-level RTO. If the data at its edge is no longer
+    /// in flight on any subflow (acknowledged at subflow level yet never DATA_ACKed: the
+    /// peer dropped it, e.g. outside its MPTCP window), send it again (RFC 8684 §3.3.6).
+    fn on_data_retransmit_timer(&mut self, now: Instant) {
+        if self.mode != Mode::Mptcp || self.data_nxt <= self.data_una {
+            return;
+        }
+        let una = self.data_una;
+        let in_flight = self.subflows.iter().any(|s| {
+            s.state.is_synchronized()
+                && s.tx_maps.iter().any(|m| {
+                    m.data <= una
+                        && una < m.data + u64::from(m.len)
+                        && m.ssn + (una - m.data) >= s.snd_una
+                })
+        });
+        if !in_flight && self.reinject.is_empty() {
+            let end = self.data_nxt.min(una + DATA_RETRANSMIT_CHUNK);
+            if self.reinject.insert(una, end) {
+                self.stats.reinjected_bytes += end - una;
+            }
+        }
+        self.data_rtx_backoff = self.data_rtx_backoff.saturating_add(1);
+        self.conn_timers[ConnTimer::DataRetransmit as usize] = Some(now + self.data_rto());
     }
 
     /// Arms a window-probe timer on a subflow when data waits behind a zero window and

@@ -422,3 +422,25 @@ pub fn strip_mptcp_if(
 pub fn strip_on_syn(pkt: &mut Vec<u8>) -> bool {
     strip_mptcp_if(pkt, |s| s.flags.syn())
 }
+
+/// Re-emits a TCP/IP packet after `edit` changed its parsed form (checksums recomputed).
+pub fn rewrite_tcp(pkt: &mut Vec<u8>, edit: impl FnOnce(&mut mptcp_proto::wire::TcpRepr<'_>)) {
+    use mptcp_proto::wire::{IpRepr, TcpRepr};
+    let Ok((ip, payload)) = IpRepr::parse(pkt) else {
+        return;
+    };
+    let Ok(mut seg) = TcpRepr::parse(payload, None) else {
+        return;
+    };
+    let data = seg.payload.to_vec();
+    seg.payload = &data;
+    edit(&mut seg);
+    let mut out = vec![0u8; ip.header_len() + seg.buffer_len()];
+    let ip2 = IpRepr {
+        payload_len: seg.buffer_len(),
+        ..ip
+    };
+    ip2.emit(&mut out[..ip.header_len()]);
+    seg.emit(&mut out[ip.header_len()..], ip.src, ip.dst);
+    *pkt = out;
+}
