@@ -652,7 +652,7 @@ impl Connection {
                     if let Some(len) = m.data_len {
                         // MP_CAPABLE with data: the mapping starts at IDSN + 1, SSN 1.
                         let dsn = Dsn(self.remote_idsn.wrapping_add(1));
-                        self.add_rx_map(idx, 1, dsn, u32::from(len), m.checksum);
+                        self.add_rx_map(idx, 1, dsn, u32::from(len), m.checksum, false);
                     }
                 }
                 // No keys on the segment that completes the handshake (third ACK lost or
@@ -886,7 +886,7 @@ impl Connection {
                     if len > 0 && map.ssn != 0 {
                         let sf = &self.subflows[idx];
                         let ssn = unwrap_seq(sf.rcv_nxt, SeqNum(0), SeqNum(map.ssn));
-                        self.add_rx_map(idx, ssn, dsn, len, map.checksum);
+                        self.add_rx_map(idx, ssn, dsn, len, map.checksum, dss.data_fin);
                     }
                     if dss.data_fin {
                         self.check_peer_finished();
@@ -939,7 +939,7 @@ impl Connection {
                 m.receiver_key == Some(self.local_key) && m.sender_key == self.remote_key,
             ) {
                 let dsn = Dsn(self.remote_idsn.wrapping_add(1));
-                self.add_rx_map(idx, 1, dsn, u32::from(len), m.checksum);
+                self.add_rx_map(idx, 1, dsn, u32::from(len), m.checksum, false);
             }
         }
         for aa in opts.add_addr.iter() {
@@ -1016,6 +1016,7 @@ impl Connection {
         dsn: Dsn,
         len: u32,
         checksum: Option<u16>,
+        data_fin: bool,
     ) {
         let use_csum = self.checksum;
         let wants_pending = use_csum && checksum.is_some();
@@ -1062,6 +1063,7 @@ impl Connection {
                 dsn,
                 len,
                 checksum: if use_csum { checksum } else { None },
+                data_fin,
                 pending,
             },
         );
@@ -1203,7 +1205,8 @@ impl Connection {
             if have.covers(0, u64::from(map.len)) {
                 let ssn_rel = map.ssn as u32;
                 let expect = map.checksum.unwrap_or(0);
-                let ok = crypto::dss_checksum(map.dsn.0, ssn_rel, map.len as u16, buf) == expect;
+                let wire_len = (map.len + u32::from(map.data_fin)) as u16;
+                let ok = crypto::dss_checksum(map.dsn.0, ssn_rel, wire_len, buf) == expect;
                 let map_doff = map.dsn.0.wrapping_sub(remote_base);
                 let bytes = std::mem::take(buf);
                 map.pending = None;

@@ -62,6 +62,9 @@ pub struct RxMap {
     pub len: u32,
     /// Announced checksum (checksums negotiated): data is held until the mapping is complete.
     pub checksum: Option<u16>,
+    /// The mapping also carries the DATA_FIN: the checksum's pseudo-header counts it in the
+    /// data-level length (RFC 8684 §3.3.1), though no payload byte stands for it.
+    pub data_fin: bool,
     /// Bytes collected so far while a checksum is pending (`len` bytes, filled by offset).
     pub pending: Option<(Vec<u8>, RangeSet)>,
 }

@@ -183,3 +183,41 @@ fn dfin_01_data_and_data_fin_in_one_mapping() {
     assert_eq!(&buf[..10], b"0123456789");
     assert_eq!(s.d.ep.recv(s.conn, &mut buf), Ok(0), "end of stream");
 }
+
+/// DFIN-01 with DSS checksums: the checksum of a mapping that also carries the DATA_FIN
+/// counts the DATA_FIN in its data-level length (RFC 8684 §3.3.1; Linux does the same).
+#[test]
+fn dfin_01_checksummed_data_and_data_fin_in_one_mapping() {
+    use mptcp_proto::wire::{DssMapping, MptcpOption, TcpOption};
+    let mut s = ServerRig::new(EndpointConfig::default(), PEER_KEY, H | 0x80);
+    let base = s.next_dsn();
+    let payload = b"0123456789";
+    let csum = mptcp_proto::crypto::dss_checksum(base, 1, 11, payload);
+    let opt = TcpOption::Mptcp(MptcpOption::Dss(mptcp_proto::wire::Dss {
+        data_ack: None,
+        mapping: Some(DssMapping {
+            dsn: base,
+            wide: true,
+            ssn: 1,
+            data_len: 11,
+            checksum: Some(csum),
+        }),
+        data_fin: true,
+    }));
+    let p = s.f.data(vec![opt], payload);
+    let mut out = s.d.input(&p);
+    out.extend(s.d.advance(ms(300)));
+    assert!(
+        out.iter().all(|x| x.rst_reason().is_none()),
+        "reset: the checksum was judged wrong"
+    );
+    let dack = out
+        .iter()
+        .rev()
+        .find_map(|x| x.data_ack())
+        .expect("DATA_ACK");
+    assert_eq!(dack.value, base + 11, "10 bytes + DATA_FIN");
+    let mut buf = [0u8; 64];
+    assert_eq!(s.d.ep.recv(s.conn, &mut buf), Ok(10));
+    assert_eq!(&buf[..10], payload);
+}
