@@ -1002,3 +1002,81 @@ fn kernel_announces_then_removes_address() {
     assert_eq!(ctr(&k, "MPTcpExtMPJoinSynRx"), 1, "{k:?}");
     assert_eq!(ctr(&k, "MPTcpExtRmAddrTx"), 1, "{k:?}");
 }
+
+/// The kernel client turns its second, regular subflow into a backup mid-transfer
+/// (MP_PRIO): from then on our server sends (almost) nothing on that path.
+#[test]
+fn kernel_marks_subflow_backup_mid_transfer() {
+    skip_unless_able!();
+    let t = Topology::new(2);
+    ns_sh(
+        &t.kernel,
+        &["ip", "rule", "add", "from", "10.7.2.2", "table", "202"],
+    );
+    ns_sh(
+        &t.kernel,
+        &[
+            "ip",
+            "route",
+            "add",
+            "10.7.0.0/24",
+            "via",
+            "10.7.2.1",
+            "table",
+            "202",
+        ],
+    );
+    ns_sh(
+        &t.kernel,
+        &[
+            "ip", "mptcp", "endpoint", "add", "10.7.2.2", "dev", "v2b", "id", "2", "subflow",
+        ],
+    );
+    t.shape(1, "20mbit");
+    t.shape(2, "20mbit");
+    let up = t.data_file("up.bin", 200_000, 31);
+    let down = t.data_file("down.bin", 12_000_000, 32);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut sargs = Topology::stack_args(1);
+    sargs.extend(args(&["cat", "listen", "5000"]));
+    let mut server = t.spawn(&t.us, &sargs, &down, &srv_out);
+    t.wait_stack_up(&t.us);
+    let before2 = tx_bytes(&t.us, "v2a");
+    let mut client = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "connect", "10.7.0.1:5000"]),
+        &up,
+        &cli_out,
+    );
+    wait_until(Duration::from_secs(20), "the kernel's join", || {
+        ctr(&t.nstat(&t.kernel), "MPTcpExtMPJoinSynAckRx") >= 1
+    });
+    wait_until(Duration::from_secs(20), "2 MB downloaded", || {
+        Topology::size(&cli_out) >= 2_000_000
+    });
+    let before_change = tx_bytes(&t.us, "v2a") - before2;
+    assert!(Topology::size(&cli_out) < 8_000_000, "transfer too fast");
+    ns_sh(
+        &t.kernel,
+        &["ip", "mptcp", "endpoint", "change", "id", "2", "backup"],
+    );
+    // In-flight data and the MP_PRIO's trip: half a second.
+    std::thread::sleep(Duration::from_millis(500));
+    let (tx1, tx2) = (tx_bytes(&t.us, "v1a"), tx_bytes(&t.us, "v2a"));
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert!(ctr(&k, "MPTcpExtMPPrioTx") >= 1, "{k:?}");
+    let (d1, d2) = (tx_bytes(&t.us, "v1a") - tx1, tx_bytes(&t.us, "v2a") - tx2);
+    println!("path 2 before the change: {before_change} bytes; after: path 1 {d1}, path 2 {d2}");
+    assert!(before_change > 500_000, "path 2 unused before the change");
+    assert!(d1 >= 2_000_000, "path 1 sent {d1} bytes after the change");
+    assert!(
+        d2 < 100_000,
+        "backup path carried {d2} bytes after MP_PRIO (regular path {d1}); {k:?}"
+    );
+}
