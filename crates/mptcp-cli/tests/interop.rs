@@ -637,6 +637,72 @@ fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// One IPv4/TCP packet of a capture.
+struct Seg {
+    src: [u8; 4],
+    dst: [u8; 4],
+    flags: u8,
+    /// Subtypes of the MPTCP options it carries.
+    mptcp: Vec<u8>,
+}
+
+/// The IPv4/TCP packets of a LINKTYPE_RAW pcap file, in order.
+fn pcap_segments(path: &Path) -> Vec<Seg> {
+    let data = std::fs::read(path).expect("read pcap");
+    assert!(data.len() >= 24, "short pcap");
+    let le = data[..4] == [0xd4, 0xc3, 0xb2, 0xa1];
+    let u32_at = |b: &[u8]| {
+        let a = [b[0], b[1], b[2], b[3]];
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    };
+    let mut out = Vec::new();
+    let mut i = 24;
+    while i + 16 <= data.len() {
+        let len = u32_at(&data[i + 8..]) as usize;
+        let Some(pkt) = data.get(i + 16..i + 16 + len) else {
+            break;
+        };
+        i += 16 + len;
+        if pkt.len() < 40 || pkt[0] >> 4 != 4 || pkt[9] != 6 {
+            continue;
+        }
+        let ihl = usize::from(pkt[0] & 15) * 4;
+        let Some(tcp) = pkt.get(ihl..) else { continue };
+        let doff = usize::from(tcp[12] >> 4) * 4;
+        let mut mptcp = Vec::new();
+        let mut o = 20;
+        while o < doff.min(tcp.len()) {
+            match tcp[o] {
+                0 => break,
+                1 => o += 1,
+                kind => {
+                    let l = usize::from(*tcp.get(o + 1).unwrap_or(&0));
+                    if l < 2 {
+                        break;
+                    }
+                    if kind == 30 {
+                        if let Some(b) = tcp.get(o + 2) {
+                            mptcp.push(b >> 4);
+                        }
+                    }
+                    o += l;
+                }
+            }
+        }
+        out.push(Seg {
+            src: [pkt[12], pkt[13], pkt[14], pkt[15]],
+            dst: [pkt[16], pkt[17], pkt[18], pkt[19]],
+            flags: tcp[13],
+            mptcp,
+        });
+    }
+    out
+}
+
 impl Topology {
     /// Limits both directions of path `p` to `rate` (tbf), so transfers last long enough
     /// for mid-transfer events.
@@ -983,7 +1049,9 @@ fn kernel_announces_then_removes_address() {
         &srv_out,
     );
     t.wait_kernel_listen(&t.kernel, 5000);
+    let pcap = t.dir.join("cli.pcap");
     let mut cargs = Topology::stack_args(1);
+    cargs.extend(args(&["--pcap", pcap.to_str().expect("utf-8 path")]));
     cargs.extend(args(&["cat", "connect", "10.7.1.2:5000"]));
     let mut client = t.spawn(&t.us, &cargs, &up, &cli_out);
     wait_until(Duration::from_secs(20), "our join to 10.7.2.2", || {
@@ -1001,6 +1069,27 @@ fn kernel_announces_then_removes_address() {
     assert_eq!(ctr(&k, "MPTcpExtAddAddrTx"), 1, "{k:?}");
     assert_eq!(ctr(&k, "MPTcpExtMPJoinSynRx"), 1, "{k:?}");
     assert_eq!(ctr(&k, "MPTcpExtRmAddrTx"), 1, "{k:?}");
+    // The capture: REMOVE_ADDR (subtype 4) reached us, and afterwards our side closed the
+    // subflow to 10.7.2.2 (FIN or RST).
+    let segs = pcap_segments(&pcap);
+    let (us, gone) = ([10, 7, 0, 1], [10, 7, 2, 2]);
+    let rm = segs
+        .iter()
+        .position(|s| s.dst == us && s.mptcp.contains(&4))
+        .expect("no REMOVE_ADDR in our capture");
+    let closed = segs[rm..]
+        .iter()
+        .any(|s| s.src == us && s.dst == gone && s.flags & 0x05 != 0);
+    assert!(closed, "our client never closed the subflow to 10.7.2.2");
+    let first = |from: [u8; 4], to: [u8; 4]| {
+        segs.iter()
+            .position(|s| s.src == from && s.dst == to && s.flags & 0x05 != 0)
+    };
+    println!(
+        "REMOVE_ADDR at packet {rm}; first FIN/RST: ours {:?}, the kernel's {:?}",
+        first(us, gone),
+        first(gone, us)
+    );
 }
 
 /// The kernel client turns its second, regular subflow into a backup mid-transfer
