@@ -993,6 +993,19 @@ fn kernel_backup_subflow_is_not_used() {
 #[test]
 fn link_down_mid_transfer() {
     skip_unless_able!();
+    link_down_case("v2a");
+}
+
+/// Path 1's link (the initial subflow's) goes down mid-transfer: the transfer finishes
+/// on the joined subflow, intact.
+#[test]
+fn initial_path_link_down_mid_transfer() {
+    skip_unless_able!();
+    link_down_case("v1a");
+}
+
+/// Two subflows, 12 MB up and 6 MB down; `dev` (in "us") goes down after 2 MB.
+fn link_down_case(dev: &str) {
     let t = Topology::new(2);
     t.shape(1, "20mbit");
     t.shape(2, "20mbit");
@@ -1016,7 +1029,7 @@ fn link_down_mid_transfer() {
         Topology::size(&srv_out) >= 2_000_000
     });
     assert!(Topology::size(&srv_out) < 10_000_000, "transfer too fast");
-    sh(&["ip", "-n", &t.us, "link", "set", "v2a", "down"]);
+    sh(&["ip", "-n", &t.us, "link", "set", dev, "down"]);
     let (cs, cerr) = client.wait();
     let (ss, serr) = server.wait();
     assert!(cs.success(), "client failed: {cerr}");
