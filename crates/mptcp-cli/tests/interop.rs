@@ -750,13 +750,26 @@ impl Topology {
             'protocol error')"]
 fn dss_checksums_required_by_kernel() {
     skip_unless_able!();
+    checksum_case(2_000_000);
+}
+
+/// DSS checksums, our direction only: the kernel receives 3 MB with checksums we
+/// computed (it closes without sending data, so its DATA_FIN travels alone).
+#[test]
+fn dss_checksums_our_upload() {
+    skip_unless_able!();
+    checksum_case(0);
+}
+
+/// 3 MB up, `down_len` bytes down, with the kernel namespace requiring DSS checksums.
+fn checksum_case(down_len: usize) {
     let t = Topology::new(1);
     ns_sh(
         &t.kernel,
         &["sysctl", "-qw", "net.mptcp.checksum_enabled=1"],
     );
     let up = t.data_file("up.bin", 3_000_000, 20);
-    let down = t.data_file("down.bin", 2_000_000, 21);
+    let down = t.data_file("down.bin", down_len, 21);
     let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
     let mut server = t.spawn(
         &t.kernel,
