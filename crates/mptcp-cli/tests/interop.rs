@@ -602,3 +602,596 @@ fn sigint_undoes_host_configuration() {
         .expect("ip route");
     assert!(routes.stdout.is_empty(), "route left behind");
 }
+
+/// Runs `args` inside namespace `ns` and panics when it fails.
+fn ns_sh(ns: &str, args: &[&str]) {
+    let mut v = vec!["ip", "netns", "exec", ns];
+    v.extend_from_slice(args);
+    sh(&v);
+}
+
+/// A counter, 0 when the kernel does not report it.
+fn ctr(k: &HashMap<String, u64>, name: &str) -> u64 {
+    k.get(name).copied().unwrap_or(0)
+}
+
+/// Bytes `dev` in `ns` has sent.
+fn tx_bytes(ns: &str, dev: &str) -> u64 {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "cat"])
+        .arg(format!("/sys/class/net/{dev}/statistics/tx_bytes"))
+        .output()
+        .expect("read tx_bytes");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("tx_bytes is a number")
+}
+
+/// Polls `f` every 50 ms until it holds; panics with `what` after `limit`.
+fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One IPv4/TCP packet of a capture.
+struct Seg {
+    src: [u8; 4],
+    dst: [u8; 4],
+    flags: u8,
+    /// Subtypes of the MPTCP options it carries.
+    mptcp: Vec<u8>,
+}
+
+/// The IPv4/TCP packets of a LINKTYPE_RAW pcap file, in order.
+fn pcap_segments(path: &Path) -> Vec<Seg> {
+    let data = std::fs::read(path).expect("read pcap");
+    assert!(data.len() >= 24, "short pcap");
+    let le = data[..4] == [0xd4, 0xc3, 0xb2, 0xa1];
+    let u32_at = |b: &[u8]| {
+        let a = [b[0], b[1], b[2], b[3]];
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    };
+    let mut out = Vec::new();
+    let mut i = 24;
+    while i + 16 <= data.len() {
+        let len = u32_at(&data[i + 8..]) as usize;
+        let Some(pkt) = data.get(i + 16..i + 16 + len) else {
+            break;
+        };
+        i += 16 + len;
+        if pkt.len() < 40 || pkt[0] >> 4 != 4 || pkt[9] != 6 {
+            continue;
+        }
+        let ihl = usize::from(pkt[0] & 15) * 4;
+        let Some(tcp) = pkt.get(ihl..) else { continue };
+        let doff = usize::from(tcp[12] >> 4) * 4;
+        let mut mptcp = Vec::new();
+        let mut o = 20;
+        while o < doff.min(tcp.len()) {
+            match tcp[o] {
+                0 => break,
+                1 => o += 1,
+                kind => {
+                    let l = usize::from(*tcp.get(o + 1).unwrap_or(&0));
+                    if l < 2 {
+                        break;
+                    }
+                    if kind == 30 {
+                        if let Some(b) = tcp.get(o + 2) {
+                            mptcp.push(b >> 4);
+                        }
+                    }
+                    o += l;
+                }
+            }
+        }
+        out.push(Seg {
+            src: [pkt[12], pkt[13], pkt[14], pkt[15]],
+            dst: [pkt[16], pkt[17], pkt[18], pkt[19]],
+            flags: tcp[13],
+            mptcp,
+        });
+    }
+    out
+}
+
+impl Topology {
+    /// Limits both directions of path `p` to `rate` (tbf), so transfers last long enough
+    /// for mid-transfer events.
+    fn shape(&self, p: usize, rate: &str) {
+        for (ns, dev) in [
+            (&self.us, format!("v{p}a")),
+            (&self.kernel, format!("v{p}b")),
+        ] {
+            sh(&[
+                "ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", &dev, "root", "tbf",
+                "rate", rate, "burst", "32kb", "latency", "200ms",
+            ]);
+        }
+    }
+
+    /// A fifo that never ends (a writer holds it open until the returned process dies).
+    fn endless_input(&self, name: &str) -> (PathBuf, Proc) {
+        let fifo = self.dir.join(name);
+        sh(&["mkfifo", fifo.to_str().expect("utf-8 path")]);
+        let writer = Proc {
+            child: Some(
+                Command::new("sh")
+                    .args(["-c", &format!("exec sleep 60 > {}", fifo.display())])
+                    .spawn()
+                    .expect("spawn writer"),
+            ),
+            stderr: self.dir.join(format!("{name}.err")),
+        };
+        (fifo, writer)
+    }
+
+    /// Size of a file, 0 when it does not exist yet.
+    fn size(path: &Path) -> u64 {
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+/// The kernel namespace requires DSS checksums (`net.mptcp.checksum_enabled=1`): data
+/// flows both ways intact and the kernel sees no checksum error.
+#[test]
+#[ignore = "stack bug: a received mapping that carries data and DATA_FIN is checksummed \
+            with data_len - 1 in the pseudo-header (input.rs add_rx_map caller drops the \
+            FIN's byte, place_mapped verifies with map.len); Linux uses data_len including \
+            the DATA_FIN, so the last mapping fails and our client resets (MP_RST, \
+            'protocol error')"]
+fn dss_checksums_required_by_kernel() {
+    skip_unless_able!();
+    checksum_case(2_000_000);
+}
+
+/// DSS checksums, our direction only: the kernel receives 3 MB with checksums we
+/// computed (it closes without sending data, so its DATA_FIN travels alone).
+#[test]
+fn dss_checksums_our_upload() {
+    skip_unless_able!();
+    checksum_case(0);
+}
+
+/// 3 MB up, `down_len` bytes down, with the kernel namespace requiring DSS checksums.
+fn checksum_case(down_len: usize) {
+    let t = Topology::new(1);
+    ns_sh(
+        &t.kernel,
+        &["sysctl", "-qw", "net.mptcp.checksum_enabled=1"],
+    );
+    let up = t.data_file("up.bin", 3_000_000, 20);
+    let down = t.data_file("down.bin", down_len, 21);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut server = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "listen", "5000"]),
+        &down,
+        &srv_out,
+    );
+    t.wait_kernel_listen(&t.kernel, 5000);
+    let mut cargs = Topology::stack_args(1);
+    cargs.extend(args(&["cat", "connect", "10.7.1.2:5000"]));
+    let mut client = t.spawn(&t.us, &cargs, &up, &cli_out);
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert!(!cerr.contains("fell back"), "unexpected fallback: {cerr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert_eq!(ctr(&k, "MPTcpExtMPCapableSYNRX"), 1, "{k:?}");
+    assert_eq!(ctr(&k, "MPTcpExtDataCsumErr"), 0, "{k:?}");
+    assert_eq!(ctr(&k, "MPTcpExtMPFailTx"), 0, "{k:?}");
+    assert_eq!(ctr(&k, "MPTcpExtDSSCorruptionFallback"), 0, "{k:?}");
+    assert_eq!(ctr(&k, "MPTcpExtDSSCorruptionReset"), 0, "{k:?}");
+}
+
+/// A middlebox (nftables in the kernel namespace) strips MP_CAPABLE from SYNs: the
+/// connection runs as plain TCP, our client says so, and the data is intact.
+#[test]
+fn mptcp_option_stripped_from_syn() {
+    skip_unless_able!();
+    if Command::new("nft").arg("-v").output().is_err() {
+        println!("skipped: `nft` is missing");
+        return;
+    }
+    let t = Topology::new(1);
+    ns_sh(&t.kernel, &["nft", "add", "table", "inet", "t"]);
+    ns_sh(
+        &t.kernel,
+        &[
+            "nft",
+            "add chain inet t c { type filter hook prerouting priority -150; }",
+        ],
+    );
+    ns_sh(
+        &t.kernel,
+        &[
+            "nft",
+            "add rule inet t c tcp flags syn reset tcp option mptcp",
+        ],
+    );
+    let up = t.data_file("up.bin", 1_000_000, 22);
+    let down = t.data_file("down.bin", 500_000, 23);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut server = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "listen", "5000"]),
+        &down,
+        &srv_out,
+    );
+    t.wait_kernel_listen(&t.kernel, 5000);
+    let mut cargs = Topology::stack_args(1);
+    cargs.extend(args(&["cat", "connect", "10.7.1.2:5000"]));
+    let mut client = t.spawn(&t.us, &cargs, &up, &cli_out);
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert!(
+        cerr.contains("fell back to TCP"),
+        "no fallback notice: {cerr}"
+    );
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert_eq!(ctr(&k, "MPTcpExtMPCapableSYNRX"), 0, "{k:?}");
+}
+
+/// Our client is interrupted mid-connection (SIGINT): the kernel should learn that the
+/// connection is gone (MP_FASTCLOSE, or at least a reset).
+#[test]
+#[ignore = "not implemented: on SIGINT `mptcp cat` stops the runtime without sending \
+            anything (no MP_FASTCLOSE, no RST, not even DATA_FIN); the kernel socket stays \
+            ESTABLISHED"]
+fn our_abort_reaches_kernel() {
+    skip_unless_able!();
+    let t = Topology::new(1);
+    let down = t.data_file("down.bin", 100_000, 24);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let (fifo, _writer) = t.endless_input("stdin.fifo");
+    let mut server = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "listen", "5000"]),
+        &down,
+        &srv_out,
+    );
+    t.wait_kernel_listen(&t.kernel, 5000);
+    let mut cargs = Topology::stack_args(1);
+    cargs.extend(args(&["cat", "connect", "10.7.1.2:5000"]));
+    let mut client = t.spawn(&t.us, &cargs, &fifo, &cli_out);
+    wait_until(Duration::from_secs(20), "the download", || {
+        Topology::size(&cli_out) == 100_000
+    });
+    let pid = client.child.as_ref().expect("running").id().to_string();
+    sh(&["kill", "-INT", &pid]);
+    let (cs, cerr) = client.wait();
+    assert!(!cs.success());
+    assert!(cerr.contains("interrupted by SIGINT"), "{cerr}");
+    // The kernel learns of the abort within a few RTTs; give it 3 s.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut k = t.nstat(&t.kernel);
+    while ctr(&k, "MPTcpExtMPFastcloseRx") + ctr(&k, "MPTcpExtMPRstRx") == 0
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+        k = t.nstat(&t.kernel);
+    }
+    assert!(
+        ctr(&k, "MPTcpExtMPFastcloseRx") + ctr(&k, "MPTcpExtMPRstRx") >= 1,
+        "kernel saw neither MP_FASTCLOSE nor MP_RST: {k:?}"
+    );
+    // The kernel server ends once its connection is torn down.
+    let (ss, serr) = server.wait();
+    assert!(!ss.success(), "kernel server did not see the abort: {serr}");
+}
+
+/// The kernel kills its socket (`ss -K`): our client exits with a one-line error.
+#[test]
+fn kernel_abort_ends_our_client() {
+    skip_unless_able!();
+    let t = Topology::new(1);
+    let (cli_out, srv_out) = (t.dir.join("cli.out"), t.dir.join("srv.out"));
+    let (fifo_c, _wc) = t.endless_input("c.fifo");
+    let (fifo_s, _ws) = t.endless_input("s.fifo");
+    let server = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "listen", "5000"]),
+        &fifo_s,
+        &srv_out,
+    );
+    t.wait_kernel_listen(&t.kernel, 5000);
+    let mut cargs = Topology::stack_args(1);
+    cargs.extend(args(&["cat", "connect", "10.7.1.2:5000"]));
+    let mut client = t.spawn(&t.us, &cargs, &fifo_c, &cli_out);
+    wait_until(Duration::from_secs(10), "the connection", || {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &t.kernel,
+                "ss",
+                "-Htn",
+                "state",
+                "established",
+            ])
+            .output()
+            .expect("ss");
+        String::from_utf8_lossy(&out.stdout).contains("10.7.0.1")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    ns_sh(&t.kernel, &["ss", "-K", "dst", "10.7.0.1"]);
+    let (cs, cerr) = client.wait();
+    assert!(!cs.success(), "client succeeded: {cerr}");
+    assert_eq!(cerr.lines().count(), 1, "{cerr}");
+    assert!(cerr.contains("reset"), "{cerr}");
+    drop(server);
+}
+
+/// The kernel client adds its second path as a backup subflow: while the first path is
+/// up, our server sends (almost) nothing on the backup path.
+#[test]
+fn kernel_backup_subflow_is_not_used() {
+    skip_unless_able!();
+    let t = Topology::new(2);
+    // The kernel's subflow from 10.7.2.2 leaves through path 2 (v2b).
+    ns_sh(
+        &t.kernel,
+        &["ip", "rule", "add", "from", "10.7.2.2", "table", "202"],
+    );
+    ns_sh(
+        &t.kernel,
+        &[
+            "ip",
+            "route",
+            "add",
+            "10.7.0.0/24",
+            "via",
+            "10.7.2.1",
+            "table",
+            "202",
+        ],
+    );
+    ns_sh(
+        &t.kernel,
+        &[
+            "ip", "mptcp", "endpoint", "add", "10.7.2.2", "dev", "v2b", "subflow", "backup",
+        ],
+    );
+    t.shape(1, "40mbit");
+    t.shape(2, "40mbit");
+    let up = t.data_file("up.bin", 200_000, 25);
+    let down = t.data_file("down.bin", 6_000_000, 26);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut sargs = Topology::stack_args(1);
+    sargs.extend(args(&["cat", "listen", "5000"]));
+    let mut server = t.spawn(&t.us, &sargs, &down, &srv_out);
+    t.wait_stack_up(&t.us);
+    let (tx1, tx2) = (tx_bytes(&t.us, "v1a"), tx_bytes(&t.us, "v2a"));
+    let mut client = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "connect", "10.7.0.1:5000"]),
+        &up,
+        &cli_out,
+    );
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert_eq!(ctr(&k, "MPTcpExtMPJoinSynTx"), 1, "{k:?}");
+    assert_eq!(ctr(&k, "MPTcpExtMPJoinSynAckRx"), 1, "{k:?}");
+    let (d1, d2) = (tx_bytes(&t.us, "v1a") - tx1, tx_bytes(&t.us, "v2a") - tx2);
+    println!("sent on path 1: {d1} bytes, on the backup path 2: {d2} bytes");
+    assert!(d1 >= 6_000_000, "path 1 sent {d1} bytes");
+    assert!(
+        d2 < 300_000,
+        "backup path carried {d2} bytes (regular path {d1}); {k:?}"
+    );
+}
+
+/// Path 2's link goes down mid-transfer: the transfer finishes on path 1, intact.
+#[test]
+fn link_down_mid_transfer() {
+    skip_unless_able!();
+    link_down_case("v2a");
+}
+
+/// Path 1's link (the initial subflow's) goes down mid-transfer: the transfer finishes
+/// on the joined subflow, intact.
+#[test]
+fn initial_path_link_down_mid_transfer() {
+    skip_unless_able!();
+    link_down_case("v1a");
+}
+
+/// Two subflows, 12 MB up and 6 MB down; `dev` (in "us") goes down after 2 MB.
+fn link_down_case(dev: &str) {
+    let t = Topology::new(2);
+    t.shape(1, "20mbit");
+    t.shape(2, "20mbit");
+    let up = t.data_file("up.bin", 12_000_000, 27);
+    let down = t.data_file("down.bin", 6_000_000, 28);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut server = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "listen", "5000"]),
+        &down,
+        &srv_out,
+    );
+    t.wait_kernel_listen(&t.kernel, 5000);
+    let mut cargs = Topology::stack_args(2);
+    cargs.extend(args(&["cat", "connect", "10.7.1.2:5000"]));
+    let mut client = t.spawn(&t.us, &cargs, &up, &cli_out);
+    wait_until(Duration::from_secs(20), "the join", || {
+        ctr(&t.nstat(&t.kernel), "MPTcpExtMPJoinAckRx") >= 1
+    });
+    wait_until(Duration::from_secs(20), "2 MB uploaded", || {
+        Topology::size(&srv_out) >= 2_000_000
+    });
+    assert!(Topology::size(&srv_out) < 10_000_000, "transfer too fast");
+    sh(&["ip", "-n", &t.us, "link", "set", dev, "down"]);
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+}
+
+/// The kernel server announces a second address: our client joins it; the kernel then
+/// removes it (REMOVE_ADDR) and the transfer carries on over the first path, intact.
+#[test]
+fn kernel_announces_then_removes_address() {
+    skip_unless_able!();
+    let t = Topology::new(2);
+    ns_sh(
+        &t.kernel,
+        &[
+            "ip", "mptcp", "endpoint", "add", "10.7.2.2", "dev", "v2b", "id", "5", "signal",
+        ],
+    );
+    t.shape(1, "20mbit");
+    t.shape(2, "20mbit");
+    let up = t.data_file("up.bin", 12_000_000, 29);
+    let down = t.data_file("down.bin", 6_000_000, 30);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut server = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "listen", "5000"]),
+        &down,
+        &srv_out,
+    );
+    t.wait_kernel_listen(&t.kernel, 5000);
+    let pcap = t.dir.join("cli.pcap");
+    let mut cargs = Topology::stack_args(1);
+    cargs.extend(args(&["--pcap", pcap.to_str().expect("utf-8 path")]));
+    cargs.extend(args(&["cat", "connect", "10.7.1.2:5000"]));
+    let mut client = t.spawn(&t.us, &cargs, &up, &cli_out);
+    wait_until(Duration::from_secs(20), "our join to 10.7.2.2", || {
+        ctr(&t.nstat(&t.kernel), "MPTcpExtMPJoinAckRx") >= 1
+    });
+    assert!(Topology::size(&srv_out) < 10_000_000, "transfer too fast");
+    ns_sh(&t.kernel, &["ip", "mptcp", "endpoint", "del", "id", "5"]);
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert_eq!(ctr(&k, "MPTcpExtAddAddrTx"), 1, "{k:?}");
+    assert_eq!(ctr(&k, "MPTcpExtMPJoinSynRx"), 1, "{k:?}");
+    assert_eq!(ctr(&k, "MPTcpExtRmAddrTx"), 1, "{k:?}");
+    // The capture: REMOVE_ADDR (subtype 4) reached us, and afterwards our side closed the
+    // subflow to 10.7.2.2 (FIN or RST).
+    let segs = pcap_segments(&pcap);
+    let (us, gone) = ([10, 7, 0, 1], [10, 7, 2, 2]);
+    let rm = segs
+        .iter()
+        .position(|s| s.dst == us && s.mptcp.contains(&4))
+        .expect("no REMOVE_ADDR in our capture");
+    let closed = segs[rm..]
+        .iter()
+        .any(|s| s.src == us && s.dst == gone && s.flags & 0x05 != 0);
+    assert!(closed, "our client never closed the subflow to 10.7.2.2");
+    let first = |from: [u8; 4], to: [u8; 4]| {
+        segs.iter()
+            .position(|s| s.src == from && s.dst == to && s.flags & 0x05 != 0)
+    };
+    println!(
+        "REMOVE_ADDR at packet {rm}; first FIN/RST: ours {:?}, the kernel's {:?}",
+        first(us, gone),
+        first(gone, us)
+    );
+}
+
+/// The kernel client turns its second, regular subflow into a backup mid-transfer
+/// (MP_PRIO): from then on our server sends (almost) nothing on that path.
+#[test]
+fn kernel_marks_subflow_backup_mid_transfer() {
+    skip_unless_able!();
+    let t = Topology::new(2);
+    ns_sh(
+        &t.kernel,
+        &["ip", "rule", "add", "from", "10.7.2.2", "table", "202"],
+    );
+    ns_sh(
+        &t.kernel,
+        &[
+            "ip",
+            "route",
+            "add",
+            "10.7.0.0/24",
+            "via",
+            "10.7.2.1",
+            "table",
+            "202",
+        ],
+    );
+    ns_sh(
+        &t.kernel,
+        &[
+            "ip", "mptcp", "endpoint", "add", "10.7.2.2", "dev", "v2b", "id", "2", "subflow",
+        ],
+    );
+    t.shape(1, "20mbit");
+    t.shape(2, "20mbit");
+    let up = t.data_file("up.bin", 200_000, 31);
+    let down = t.data_file("down.bin", 12_000_000, 32);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut sargs = Topology::stack_args(1);
+    sargs.extend(args(&["cat", "listen", "5000"]));
+    let mut server = t.spawn(&t.us, &sargs, &down, &srv_out);
+    t.wait_stack_up(&t.us);
+    let before2 = tx_bytes(&t.us, "v2a");
+    let mut client = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "connect", "10.7.0.1:5000"]),
+        &up,
+        &cli_out,
+    );
+    wait_until(Duration::from_secs(20), "the kernel's join", || {
+        ctr(&t.nstat(&t.kernel), "MPTcpExtMPJoinSynAckRx") >= 1
+    });
+    wait_until(Duration::from_secs(20), "2 MB downloaded", || {
+        Topology::size(&cli_out) >= 2_000_000
+    });
+    let before_change = tx_bytes(&t.us, "v2a") - before2;
+    assert!(Topology::size(&cli_out) < 8_000_000, "transfer too fast");
+    ns_sh(
+        &t.kernel,
+        &["ip", "mptcp", "endpoint", "change", "id", "2", "backup"],
+    );
+    // In-flight data and the MP_PRIO's trip: half a second.
+    std::thread::sleep(Duration::from_millis(500));
+    let (tx1, tx2) = (tx_bytes(&t.us, "v1a"), tx_bytes(&t.us, "v2a"));
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert!(ctr(&k, "MPTcpExtMPPrioTx") >= 1, "{k:?}");
+    let (d1, d2) = (tx_bytes(&t.us, "v1a") - tx1, tx_bytes(&t.us, "v2a") - tx2);
+    println!("path 2 before the change: {before_change} bytes; after: path 1 {d1}, path 2 {d2}");
+    assert!(before_change > 500_000, "path 2 unused before the change");
+    assert!(d1 >= 2_000_000, "path 1 sent {d1} bytes after the change");
+    assert!(
+        d2 < 100_000,
+        "backup path carried {d2} bytes after MP_PRIO (regular path {d1}); {k:?}"
+    );
+}
