@@ -743,11 +743,6 @@ impl Topology {
 /// The kernel namespace requires DSS checksums (`net.mptcp.checksum_enabled=1`): data
 /// flows both ways intact and the kernel sees no checksum error.
 #[test]
-#[ignore = "stack bug: a received mapping that carries data and DATA_FIN is checksummed \
-            with data_len - 1 in the pseudo-header (input.rs add_rx_map caller drops the \
-            FIN's byte, place_mapped verifies with map.len); Linux uses data_len including \
-            the DATA_FIN, so the last mapping fails and our client resets (MP_RST, \
-            'protocol error')"]
 fn dss_checksums_required_by_kernel() {
     skip_unless_able!();
     checksum_case(2_000_000);
