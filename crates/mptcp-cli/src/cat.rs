@@ -12,6 +12,8 @@ use tokio::io::{AsyncWriteExt, BufWriter};
 
 /// How long to wait, after both directions ended, for the close handshake to finish.
 const CLOSE_LINGER: Duration = Duration::from_secs(5);
+/// Time the runtime gets to send the MP_FASTCLOSE after an interrupt, before it stops.
+const ABORT_FLUSH: Duration = Duration::from_millis(200);
 
 /// Arguments of `mptcp cat`.
 #[derive(Debug, Args)]
@@ -42,16 +44,30 @@ pub fn run(net: &NetArgs, args: &CatArgs) -> ExitCode {
     }
     run_async("mptcp cat", async {
         let backend = net.build().await?;
+        let aborter = std::sync::Mutex::new(None);
         let result = tokio::select! {
-            r = session(net, &backend, &args.mode) => r,
-            sig = mptcp_net::signal::terminated() => Err(format!("interrupted by {sig}")),
+            r = session(net, &backend, &args.mode, &aborter) => r,
+            sig = mptcp_net::signal::terminated() => {
+                // Tell the peer (MP_FASTCLOSE / RST) before the stack goes away.
+                let handle = aborter.lock().ok().and_then(|mut a| a.take());
+                if let Some(h) = handle {
+                    h.abort();
+                    tokio::time::sleep(ABORT_FLUSH).await;
+                }
+                Err(format!("interrupted by {sig}"))
+            }
         };
         backend.shutdown().await;
         result
     })
 }
 
-async fn session(net: &NetArgs, backend: &Backend, mode: &CatMode) -> Result<(), String> {
+async fn session(
+    net: &NetArgs,
+    backend: &Backend,
+    mode: &CatMode,
+    aborter: &std::sync::Mutex<Option<mptcp_net::AbortHandle>>,
+) -> Result<(), String> {
     // The listener stays open for the whole session: the kernel accepts MP_JOINs only
     // through a listening socket (further connections are not accepted).
     let mut _listener = None;
@@ -75,6 +91,9 @@ async fn session(net: &NetArgs, backend: &Backend, mode: &CatMode) -> Result<(),
             stream
         }
     };
+    if let (Ok(mut slot), Some(h)) = (aborter.lock(), stream.abort_handle()) {
+        *slot = Some(h);
+    }
     if stream.is_fallback() {
         eprintln!("mptcp cat: the peer does not speak MPTCP: fell back to TCP");
     }

@@ -95,6 +95,15 @@ pub enum NetStream {
 }
 
 impl NetStream {
+    /// A handle to abort the connection from another task (user-space stack only; the
+    /// kernel's sockets are reset by closing them).
+    pub fn abort_handle(&self) -> Option<crate::AbortHandle> {
+        match self {
+            NetStream::User(s) => Some(s.abort_handle()),
+            NetStream::Kernel(_) => None,
+        }
+    }
+
     /// Whether the connection runs as plain TCP.
     pub fn is_fallback(&self) -> bool {
         match self {

@@ -134,6 +134,32 @@ impl MptcpStream {
 
     /// Aborts the connection (MP_FASTCLOSE, or RST in plain TCP).
     pub fn abort(&self) {
+        self.abort_handle().abort();
+    }
+
+    /// A handle that can abort this connection from another task (e.g. on Ctrl-C while
+    /// the stream itself is busy in a copy loop).
+    pub fn abort_handle(&self) -> AbortHandle {
+        AbortHandle { shared: self.shared.clone(), conn: self.conn }
+    }
+}
+
+/// Aborts one connection of the runtime; see [`MptcpStream::abort_handle`].
+#[derive(Clone)]
+pub struct AbortHandle {
+    shared: Arc<Shared>,
+    conn: ConnectionHandle,
+}
+
+impl std::fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AbortHandle").field("conn", &self.conn).finish()
+    }
+}
+
+impl AbortHandle {
+    /// Aborts the connection (MP_FASTCLOSE, or RST in plain TCP); the runtime's loop sends it.
+    pub fn abort(&self) {
         let now = self.shared.now();
         self.shared.lock().ep.abort(now, self.conn);
         self.shared.wake_loop.notify_one();
