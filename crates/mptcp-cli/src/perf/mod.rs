@@ -15,8 +15,8 @@ pub mod report;
 pub mod transport;
 mod tun;
 
-use clap::{Args, Subcommand};
 use crate::net_args::NetArgs;
+use clap::{Args, Subcommand};
 use std::process::ExitCode;
 
 /// Arguments of `mptcp perf`.

@@ -14,6 +14,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// The number shown in the `[  5]` column: iperf3 shows descriptors, which start near 5.
 static NEXT_ID: AtomicI32 = AtomicI32::new(5);
 
+/// How long, at the end, to wait for the connections to finish closing.
+const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The user-space stack on a TUN device.
 pub struct TunTransport {
     rt: Runtime,
@@ -26,8 +29,15 @@ impl TunTransport {
         TunTransport { rt, congestion }
     }
 
-    /// Stops the stack cleanly (undoes the host configuration).
+    /// Stops the stack cleanly (undoes the host configuration), after giving the closing
+    /// connections time to deliver their last bytes and DATA_FIN: the streams are dropped
+    /// right after the last control message, and stopping the loop at once would leave
+    /// the peer waiting for it.
     pub async fn shutdown(self) {
+        let deadline = tokio::time::Instant::now() + CLOSE_LINGER;
+        while self.rt.handle().connection_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         self.rt.shutdown().await;
     }
 
