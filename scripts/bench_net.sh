@@ -77,6 +77,7 @@ run_test() { # $1... = client command in ns US
         return
     }
     wait "$spid" 2>/dev/null || true
+    echo "$out" | grep -E 'receiver$' | sed 's/^/    /' >&2
     echo "$out" | awk '/receiver$/ && /bits\/sec/ {
         for (i = 1; i <= NF; i++) if ($i ~ /bits\/sec$/) {
             v = $(i-1); u = substr($i, 1, 1)
