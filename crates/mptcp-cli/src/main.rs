@@ -33,15 +33,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Sim(args) => sim::run(&args),
-        // `perf` runs on the kernel's MPTCP for now; `--tun` is refused with a clear error
-        // until the user-space runtime implements its transport.
-        Command::Perf(args) => {
-            let backend = match (&cli.net.tun, cli.net.kernel) {
-                (Some(name), false) => perf::Backend::Tun(name.clone()),
-                _ => perf::Backend::Kernel,
-            };
-            perf::run(&args, &backend)
-        }
+        Command::Perf(args) => perf::run(&args, &cli.net),
         Command::Cat(args) => cat::run(&cli.net, &args),
     }
 }

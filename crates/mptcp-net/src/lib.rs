@@ -26,4 +26,4 @@ pub use backend::{Backend, NetListener, NetStream};
 pub use listener::MptcpListener;
 pub use runtime::{Handle, Runtime, RuntimeConfig};
 pub use state::ACCEPT_BACKLOG;
-pub use stream::{AbortHandle, MptcpStream};
+pub use stream::{AbortHandle, MptcpStream, StatsHandle};

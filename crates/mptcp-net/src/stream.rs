@@ -19,6 +19,29 @@ pub struct MptcpStream {
     conn: ConnectionHandle,
 }
 
+/// Reads a connection's counters independently of its [`MptcpStream`] (for monitoring
+/// while another task reads and writes).
+#[derive(Clone)]
+pub struct StatsHandle {
+    shared: Arc<Shared>,
+    conn: ConnectionHandle,
+}
+
+impl std::fmt::Debug for StatsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatsHandle")
+            .field("conn", &self.conn)
+            .finish()
+    }
+}
+
+impl StatsHandle {
+    /// Counters of the connection and of each subflow; `None` once it is gone.
+    pub fn stats(&self) -> Option<ConnectionStats> {
+        self.shared.lock().ep.stats(self.conn)
+    }
+}
+
 impl std::fmt::Debug for MptcpStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MptcpStream")
@@ -107,6 +130,14 @@ impl MptcpStream {
         self.shared.lock().ep.stats(self.conn)
     }
 
+    /// A handle that reads this connection's counters while another task owns the stream.
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle {
+            shared: self.shared.clone(),
+            conn: self.conn,
+        }
+    }
+
     /// Whether the connection runs as plain TCP (the peer did not negotiate MPTCP or a
     /// middlebox broke it).
     pub fn is_fallback(&self) -> bool {
@@ -140,7 +171,10 @@ impl MptcpStream {
     /// A handle that can abort this connection from another task (e.g. on Ctrl-C while
     /// the stream itself is busy in a copy loop).
     pub fn abort_handle(&self) -> AbortHandle {
-        AbortHandle { shared: self.shared.clone(), conn: self.conn }
+        AbortHandle {
+            shared: self.shared.clone(),
+            conn: self.conn,
+        }
     }
 }
 
@@ -153,7 +187,9 @@ pub struct AbortHandle {
 
 impl std::fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AbortHandle").field("conn", &self.conn).finish()
+        f.debug_struct("AbortHandle")
+            .field("conn", &self.conn)
+            .finish()
     }
 }
 

@@ -13,7 +13,9 @@ pub mod json;
 pub mod protocol;
 pub mod report;
 pub mod transport;
+mod tun;
 
+use crate::net_args::NetArgs;
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
 
@@ -102,17 +104,20 @@ fn parse_size(s: &str) -> Result<u64, String> {
     Ok(b as u64)
 }
 
-/// The network stack the test runs on, chosen by the global options.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Backend {
-    /// The host's kernel MPTCP (`--kernel`, and the default for now).
-    Kernel,
-    /// The user-space stack on a TUN device (`--tun NAME`).
-    Tun(String),
-}
-
-/// Runs the subcommand.
-pub fn run(args: &PerfArgs, backend: &Backend) -> ExitCode {
+/// Runs the subcommand on the stack the global options choose: the user-space stack with
+/// `--tun NAME --addr IP`, the kernel's MPTCP with `--kernel` (or without `--tun`).
+pub fn run(args: &PerfArgs, net: &NetArgs) -> ExitCode {
+    let what = match &args.command {
+        PerfCommand::Server(_) => "mptcp perf server",
+        PerfCommand::Client(_) => "mptcp perf client",
+    };
+    let tun = net.tun.is_some() && !net.kernel;
+    if tun {
+        if let Err(e) = net.endpoint_config() {
+            eprintln!("{what}: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -120,19 +125,38 @@ pub fn run(args: &PerfArgs, backend: &Backend) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("mptcp perf: cannot start the runtime: {e}");
+            eprintln!("{what}: cannot start the runtime: {e}");
             return ExitCode::from(1);
         }
     };
-    match backend {
-        Backend::Kernel => rt.block_on(run_on(&transport::KernelTransport, args)),
-        // The user-space runtime (crate mptcp-net) plugs in here: implement
-        // `transport::PerfTransport` for it and call `run_on` with it.
-        Backend::Tun(name) => {
-            eprintln!("mptcp perf: --tun {name}: the user-space stack is not available yet (use --kernel)");
-            ExitCode::from(1)
-        }
+    if !tun {
+        return rt.block_on(run_on(&transport::KernelTransport, args));
     }
+    let code = rt.block_on(async {
+        let backend = match net.build().await {
+            Ok(mptcp_net::Backend::User(r)) => r,
+            Ok(_) => {
+                eprintln!("{what}: the user-space stack did not start");
+                return ExitCode::from(1);
+            }
+            Err(e) => {
+                eprintln!("{what}: cannot start the user-space stack: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let t = tun::TunTransport::new(backend, net.cc.clone());
+        let code = tokio::select! {
+            c = run_on(&t, args) => c,
+            sig = mptcp_net::signal::terminated() => {
+                eprintln!("{what}: interrupted by {sig}");
+                ExitCode::from(1)
+            }
+        };
+        t.shutdown().await;
+        code
+    });
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    code
 }
 
 /// Runs the subcommand on a transport.

@@ -4,10 +4,9 @@
 //! kernel MPTCP (sockets with `IPPROTO_MPTCP`, falling back to plain TCP when the kernel
 //! refuses them) and reads per-subflow counters with `getsockopt(SOL_MPTCP, ...)`.
 //!
-//! The user-space runtime (crate `mptcp-net`, `--tun`) implements the same trait: its
-//! `MptcpStream` is the `Stream`, `MptcpListener` the `Listener`, and its `stats()` feeds a
-//! [`StatsProbe`] (see `probe` below). Wire it in `perf::run`, where `Backend::Tun` is
-//! refused for now.
+//! The user-space runtime (crate `mptcp-net`, `--tun`) implements the same trait in
+//! `perf::tun`: its `MptcpStream` is the `Stream`, `MptcpListener` the `Listener`, and its
+//! `stats()` feeds a [`StatsProbe`].
 
 use std::future::Future;
 use std::io;
