@@ -4,6 +4,20 @@
 # Ends with one summary line: "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# System tools some tests drive (nftables to strip options, iperf3 and mptcpize for perf
+# interoperability): installed when running as root and missing; otherwise those tests
+# print why they skip.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    missing=()
+    command -v nft >/dev/null 2>&1 || missing+=(nftables)
+    command -v iperf3 >/dev/null 2>&1 || missing+=(iperf3)
+    command -v mptcpize >/dev/null 2>&1 || missing+=(mptcpd)
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "installing ${missing[*]}"
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null 2>&1 \
+            || echo "warning: could not install ${missing[*]}; the tests that need them will skip"
+    fi
+fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
