@@ -12,8 +12,8 @@ use tokio::io::{AsyncWriteExt, BufWriter};
 
 /// How long to wait, after both directions ended, for the close handshake to finish.
 const CLOSE_LINGER: Duration = Duration::from_secs(5);
-/// Time the runtime gets to send the MP_FASTCLOSE after an interrupt, before it stops.
-const ABORT_FLUSH: Duration = Duration::from_millis(200);
+/// Longest wait for the runtime to send the MP_FASTCLOSE after an interrupt, before it stops.
+const ABORT_FLUSH: Duration = Duration::from_secs(1);
 
 /// Arguments of `mptcp cat`.
 #[derive(Debug, Args)]
@@ -45,16 +45,21 @@ pub fn run(net: &NetArgs, args: &CatArgs) -> ExitCode {
     run_async("mptcp cat", async {
         let backend = net.build().await?;
         let aborter = std::sync::Mutex::new(None);
-        let result = tokio::select! {
-            r = session(net, &backend, &args.mode, &aborter) => r,
-            sig = mptcp_net::signal::terminated() => {
-                // Tell the peer (MP_FASTCLOSE / RST) before the stack goes away.
-                let handle = aborter.lock().ok().and_then(|mut a| a.take());
-                if let Some(h) = handle {
-                    h.abort();
-                    tokio::time::sleep(ABORT_FLUSH).await;
+        // Pinned outside the select so that an interrupt does not drop the session (and
+        // with it the stream, which would start a graceful close) before the abort.
+        let result = {
+            let session = session(net, &backend, &args.mode, &aborter);
+            tokio::pin!(session);
+            tokio::select! {
+                r = &mut session => r,
+                sig = mptcp_net::signal::terminated() => {
+                    // Tell the peer (MP_FASTCLOSE / RST) before the stack goes away.
+                    let handle = aborter.lock().ok().and_then(|mut a| a.take());
+                    if let Some(h) = handle {
+                        h.abort_and_flush(ABORT_FLUSH).await;
+                    }
+                    Err(format!("interrupted by {sig}"))
                 }
-                Err(format!("interrupted by {sig}"))
             }
         };
         backend.shutdown().await;

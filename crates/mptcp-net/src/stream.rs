@@ -200,6 +200,27 @@ impl AbortHandle {
         self.shared.lock().ep.abort(now, self.conn);
         self.shared.wake_loop.notify_one();
     }
+
+    /// Aborts, then waits (at most `limit`) until the runtime has sent the resets: no
+    /// subflow of the connection is still up. For callers about to stop the runtime.
+    pub async fn abort_and_flush(&self, limit: std::time::Duration) {
+        self.abort();
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            let up = self
+                .shared
+                .lock()
+                .ep
+                .stats(self.conn)
+                .is_some_and(|s| s.subflows.iter().any(|f| f.established));
+            if !up {
+                // The loop has built the resets; let it write them out.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
 }
 
 impl AsyncRead for MptcpStream {

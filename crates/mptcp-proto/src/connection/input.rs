@@ -128,11 +128,7 @@ impl Connection {
         {
             return None;
         }
-        let alive = self
-            .subflows
-            .iter()
-            .filter(|s| s.state != TcpState::Closed)
-            .count();
+        let alive = self.live_subflows();
         if alive >= self.config.max_subflows {
             return None;
         }
@@ -256,11 +252,7 @@ impl Connection {
         {
             return None;
         }
-        let alive = self
-            .subflows
-            .iter()
-            .filter(|s| s.state != TcpState::Closed)
-            .count();
+        let alive = self.live_subflows();
         if alive >= self.config.max_subflows {
             return None;
         }
@@ -568,15 +560,7 @@ impl Connection {
         } else {
             CloseReason::PeerReset
         };
-        if self.mode == Mode::Tcp
-            || self
-                .subflows
-                .iter()
-                .filter(|s| s.state != TcpState::Closed)
-                .count()
-                == 1
-                && !self.mptcp_negotiated
-        {
+        if self.mode == Mode::Tcp || self.live_subflows() == 1 && !self.mptcp_negotiated {
             self.close(CloseReason::PeerReset);
         }
         self.subflow_closed(idx, reason);
@@ -910,16 +894,7 @@ impl Connection {
             self.fall_back_at_start();
             self.rx_infinite = Some((rcv, self.recv.next_offset()));
             return;
-        } else if !self.data_ack_seen
-            && idx == 0
-            && !opts.any_mptcp
-            && self
-                .subflows
-                .iter()
-                .filter(|s| s.state != TcpState::Closed)
-                .count()
-                == 1
-        {
+        } else if !self.data_ack_seen && idx == 0 && !opts.any_mptcp && self.live_subflows() == 1 {
             // RFC 8684 §3.7: our data is acknowledged but no DATA_ACK ever came: the path
             // strips DSS options. Fall back to TCP. (A segment with any MPTCP option, such
             // as an ADD_ADDR that left no room for a DSS, shows the options get through.)
@@ -957,13 +932,7 @@ impl Connection {
         if let Some(fail) = opts.fail {
             self.stats.mp_fail_rx += 1;
             let _ = fail;
-            if self
-                .subflows
-                .iter()
-                .filter(|s| s.state != TcpState::Closed)
-                .count()
-                == 1
-            {
+            if self.live_subflows() == 1 {
                 self.fall_back();
             } else if let Some(sf) = self.subflows.get_mut(idx) {
                 sf.request_reset(MpTcpRst::REASON_MIDDLEBOX, CloseReason::ProtocolError);
@@ -1103,12 +1072,7 @@ impl Connection {
         if self.mode == Mode::Mptcp
             && !self.mapping_seen
             && self.subflows[idx].join.is_none()
-            && self
-                .subflows
-                .iter()
-                .filter(|s| s.state != TcpState::Closed)
-                .count()
-                == 1
+            && self.live_subflows() == 1
             && self.subflows[idx].rx_maps.is_empty()
             && off == self.subflows[idx].rcv_nxt
         {

@@ -285,6 +285,14 @@ impl Connection {
         self.subflows.len() - 1
     }
 
+    /// Subflows not yet closed (handshaking, established, closing or in TIME_WAIT).
+    pub(crate) fn live_subflows(&self) -> usize {
+        self.subflows
+            .iter()
+            .filter(|s| s.state != TcpState::Closed)
+            .count()
+    }
+
     /// Index of a subflow by ID.
     pub(crate) fn subflow_index(&self, id: SubflowId) -> Option<usize> {
         self.subflows.iter().position(|s| s.id == id)

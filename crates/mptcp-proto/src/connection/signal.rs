@@ -110,11 +110,7 @@ impl Connection {
     pub(crate) fn remove_local_addr(&mut self, ip: IpAddr) {
         let id = self.local_addr_id(ip);
         let mut any = false;
-        let alive = self
-            .subflows
-            .iter()
-            .filter(|s| s.state != TcpState::Closed)
-            .count();
+        let alive = self.live_subflows();
         let on_it = self
             .subflows
             .iter()
