@@ -187,45 +187,42 @@ impl Pair {
             .push_back((to_server, self.buf[..len].to_vec()));
     }
 
+    /// Puts the packet just written to `self.buf` on its path (up from the client, down from
+    /// the server): capture, middlebox filter, then the link.
+    fn send_on_path(&mut self, to_server: bool, t: mptcp_proto::Transmit) {
+        self.capture(to_server, t.len);
+        let client_addr = if to_server { t.src } else { t.dst };
+        let Some(p) = self.path_of(client_addr) else {
+            return;
+        };
+        let mut pkt = self.buf[..t.len].to_vec();
+        let link = if to_server {
+            &mut self.paths[p].up
+        } else {
+            &mut self.paths[p].down
+        };
+        if let Some(f) = link.filter {
+            if !f(&mut pkt) {
+                return;
+            }
+        }
+        if let Some(at) = link.admit(self.now, pkt.len(), &mut self.rng) {
+            self.seq += 1;
+            self.queue.push(Reverse((at, self.seq, to_server, pkt)));
+        }
+    }
+
     /// Drains both endpoints' output onto the links.
     pub fn flush(&mut self) {
         loop {
             let mut any = false;
             while let Some(t) = self.client.poll_transmit(self.now, &mut self.buf) {
                 any = true;
-                self.capture(true, t.len);
-                let Some(p) = self.path_of(t.src) else {
-                    continue;
-                };
-                let mut pkt = self.buf[..t.len].to_vec();
-                let link = &mut self.paths[p].up;
-                if let Some(f) = link.filter {
-                    if !f(&mut pkt) {
-                        continue;
-                    }
-                }
-                if let Some(at) = link.admit(self.now, pkt.len(), &mut self.rng) {
-                    self.seq += 1;
-                    self.queue.push(Reverse((at, self.seq, true, pkt)));
-                }
+                self.send_on_path(true, t);
             }
             while let Some(t) = self.server.poll_transmit(self.now, &mut self.buf) {
                 any = true;
-                self.capture(false, t.len);
-                let Some(p) = self.path_of(t.dst) else {
-                    continue;
-                };
-                let mut pkt = self.buf[..t.len].to_vec();
-                let link = &mut self.paths[p].down;
-                if let Some(f) = link.filter {
-                    if !f(&mut pkt) {
-                        continue;
-                    }
-                }
-                if let Some(at) = link.admit(self.now, pkt.len(), &mut self.rng) {
-                    self.seq += 1;
-                    self.queue.push(Reverse((at, self.seq, false, pkt)));
-                }
+                self.send_on_path(false, t);
             }
             while let Some(e) = self.client.poll_event() {
                 self.client_events.push(e);
