@@ -49,10 +49,12 @@ impl NetArgs {
     pub fn endpoint_config(&self) -> Result<EndpointConfig, String> {
         let mut config = EndpointConfig::default();
         if let Some(name) = &self.scheduler {
-            mptcp_proto::scheduler::by_name(name).map_err(|e| e.to_string())?;
+            config.scheduler = mptcp_proto::scheduler::SchedulerKind::from_name(name)
+                .map_err(|e| e.to_string())?;
         }
         if let Some(name) = &self.path_manager {
-            mptcp_proto::path_manager::by_name(name).map_err(|e| e.to_string())?;
+            config.path_manager = mptcp_proto::path_manager::PathManagerKind::from_name(name)
+                .map_err(|e| e.to_string())?;
         }
         if let Some(name) = &self.cc {
             config.congestion = CcAlgorithm::from_name(name).map_err(|e| e.to_string())?;

@@ -1,6 +1,8 @@
 //! Endpoint and connection configuration: every limit the engine enforces lives here.
 
 use crate::congestion::CcAlgorithm;
+use crate::path_manager::PathManagerKind;
+use crate::scheduler::SchedulerKind;
 use crate::time::Duration;
 
 /// Settings shared by every connection of an endpoint.
@@ -26,6 +28,10 @@ pub struct EndpointConfig {
     pub initial_window_segments: u32,
     /// Congestion control for new connections.
     pub congestion: CcAlgorithm,
+    /// Packet scheduler of new connections.
+    pub scheduler: SchedulerKind,
+    /// Path manager of new connections.
+    pub path_manager: PathManagerKind,
     /// Offer MPTCP on outgoing connections and accept it on incoming ones.
     pub mptcp: bool,
     /// Ask for DSS checksums (flag A).
@@ -75,6 +81,8 @@ impl Default for EndpointConfig {
             mss: 1460,
             initial_window_segments: 10,
             congestion: CcAlgorithm::Reno,
+            scheduler: SchedulerKind::MinRtt,
+            path_manager: PathManagerKind::Default,
             mptcp: true,
             checksum: false,
             deny_join_initial_addr: false,

@@ -205,8 +205,8 @@ impl Endpoint {
             cc,
             key,
             local_addrs,
-            Box::new(crate::scheduler::MinRtt),
-            Box::new(crate::path_manager::DefaultPm),
+            self.config.scheduler.build(),
+            self.config.path_manager.build(),
         );
         if mptcp {
             self.tokens.insert(crate::crypto::token(key), h);

@@ -109,12 +109,37 @@ impl PathManager for DefaultPm {
 #[error("unknown path manager {0:?} (known: default, fullmesh)")]
 pub struct UnknownPathManager(pub String);
 
+/// The built-in path managers, chosen per endpoint (`EndpointConfig::path_manager`); each
+/// new connection gets its own instance from [`PathManagerKind::build`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PathManagerKind {
+    /// One subflow per (local, remote) address pair ([`DefaultPm`]).
+    #[default]
+    Default,
+}
+
+/// Path-manager names accepted by [`PathManagerKind::from_name`].
+pub const PATH_MANAGER_NAMES: &[&str] = &["default", "fullmesh"];
+
+impl PathManagerKind {
+    /// Looks a path manager up by name.
+    pub fn from_name(name: &str) -> Result<Self, UnknownPathManager> {
+        match name {
+            "default" | "fullmesh" => Ok(PathManagerKind::Default),
+            other => Err(UnknownPathManager(other.to_string())),
+        }
+    }
+    /// A fresh path manager for one connection.
+    pub fn build(self) -> Box<dyn PathManager> {
+        match self {
+            PathManagerKind::Default => Box::new(DefaultPm),
+        }
+    }
+}
+
 /// Builds a path manager by name.
 pub fn by_name(name: &str) -> Result<Box<dyn PathManager>, UnknownPathManager> {
-    match name {
-        "default" | "fullmesh" => Ok(Box::new(DefaultPm)),
-        other => Err(UnknownPathManager(other.to_string())),
-    }
+    PathManagerKind::from_name(name).map(PathManagerKind::build)
 }
 
 #[cfg(test)]

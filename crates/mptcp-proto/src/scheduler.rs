@@ -49,17 +49,42 @@ impl Scheduler for MinRtt {
     }
 }
 
+/// The built-in schedulers, chosen per endpoint (`EndpointConfig::scheduler`); each new
+/// connection gets its own instance from [`SchedulerKind::build`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SchedulerKind {
+    /// Lowest RTT first ([`MinRtt`]).
+    #[default]
+    MinRtt,
+}
+
+/// Scheduler names accepted by [`SchedulerKind::from_name`] (parameters after a colon).
+pub const SCHEDULER_NAMES: &[&str] = &["default", "min-rtt"];
+
 /// A scheduler name that is not known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown scheduler {0:?} (known: default, min-rtt)")]
 pub struct UnknownScheduler(pub String);
 
+impl SchedulerKind {
+    /// Looks a scheduler up by name.
+    pub fn from_name(name: &str) -> Result<Self, UnknownScheduler> {
+        match name {
+            "default" | "min-rtt" | "minrtt" => Ok(SchedulerKind::MinRtt),
+            other => Err(UnknownScheduler(other.to_string())),
+        }
+    }
+    /// A fresh scheduler for one connection.
+    pub fn build(self) -> Box<dyn Scheduler> {
+        match self {
+            SchedulerKind::MinRtt => Box::new(MinRtt),
+        }
+    }
+}
+
 /// Builds a scheduler by name.
 pub fn by_name(name: &str) -> Result<Box<dyn Scheduler>, UnknownScheduler> {
-    match name {
-        "default" | "min-rtt" | "minrtt" => Ok(Box::new(MinRtt)),
-        other => Err(UnknownScheduler(other.to_string())),
-    }
+    SchedulerKind::from_name(name).map(SchedulerKind::build)
 }
 
 #[cfg(test)]

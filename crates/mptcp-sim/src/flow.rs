@@ -123,6 +123,8 @@ fn config_for(spec: &FlowSpec, mss: u16) -> EndpointConfig {
     EndpointConfig {
         mptcp: spec.kind == FlowKind::Mptcp,
         congestion: spec.cc,
+        scheduler: spec.scheduler,
+        path_manager: spec.path_manager,
         checksum: spec.checksum,
         mss,
         ..EndpointConfig::default()

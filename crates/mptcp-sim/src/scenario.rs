@@ -6,6 +6,8 @@
 //! every error names its field (`path[1].rate`) and says what was expected.
 
 use crate::units::{parse_duration, parse_rate, parse_size};
+use mptcp_proto::path_manager::PathManagerKind;
+use mptcp_proto::scheduler::SchedulerKind;
 use mptcp_proto::CcAlgorithm;
 use serde::Deserialize;
 use std::path::Path;
@@ -17,10 +19,10 @@ pub const MAX_PATHS: usize = 250;
 /// Most flows a scenario may declare (addresses 10.x.{f}.1).
 pub const MAX_FLOWS: usize = 250;
 
-/// Scheduler names the simulator accepts. Extend here when the engine grows more.
-pub const KNOWN_SCHEDULERS: &[&str] = &["default", "min-rtt"];
-/// Path-manager names the simulator accepts. Extend here when the engine grows more.
-pub const KNOWN_PATH_MANAGERS: &[&str] = &["default", "fullmesh"];
+/// Scheduler names the simulator accepts: the engine's.
+pub const KNOWN_SCHEDULERS: &[&str] = mptcp_proto::scheduler::SCHEDULER_NAMES;
+/// Path-manager names the simulator accepts: the engine's.
+pub const KNOWN_PATH_MANAGERS: &[&str] = mptcp_proto::path_manager::PATH_MANAGER_NAMES;
 /// Middlebox names, in the order of [`MiddleboxKind`].
 pub const KNOWN_MIDDLEBOXES: &[&str] = &[
     "strip-mptcp",
@@ -248,10 +250,10 @@ pub struct FlowSpec {
     pub direction: Direction,
     /// Congestion control.
     pub cc: CcAlgorithm,
-    /// Scheduler name (one of [`KNOWN_SCHEDULERS`]).
-    pub scheduler: String,
-    /// Path-manager name (one of [`KNOWN_PATH_MANAGERS`]).
-    pub path_manager: String,
+    /// Scheduler (one of [`KNOWN_SCHEDULERS`]).
+    pub scheduler: SchedulerKind,
+    /// Path manager (one of [`KNOWN_PATH_MANAGERS`]).
+    pub path_manager: PathManagerKind,
     /// DSS checksums.
     pub checksum: bool,
 }
@@ -752,12 +754,21 @@ fn validate_flow(
         }
     };
     let scheduler = match &raw.scheduler {
-        None => "default".to_string(),
-        Some(v) => cx.name_in(v, &f("scheduler"), known_list(NameKind::Scheduler))?,
+        None => SchedulerKind::default(),
+        Some(v) => {
+            let expected = format!("one of {}", quoted_list(KNOWN_SCHEDULERS));
+            let s = cx.string(v, &f("scheduler"), &expected)?;
+            SchedulerKind::from_name(s).map_err(|_| cx.invalid(&f("scheduler"), &expected, v))?
+        }
     };
     let path_manager = match &raw.path_manager {
-        None => "default".to_string(),
-        Some(v) => cx.name_in(v, &f("path_manager"), known_list(NameKind::PathManager))?,
+        None => PathManagerKind::default(),
+        Some(v) => {
+            let expected = format!("one of {}", quoted_list(KNOWN_PATH_MANAGERS));
+            let s = cx.string(v, &f("path_manager"), &expected)?;
+            PathManagerKind::from_name(s)
+                .map_err(|_| cx.invalid(&f("path_manager"), &expected, v))?
+        }
     };
     let checksum = match &raw.checksum {
         None => false,

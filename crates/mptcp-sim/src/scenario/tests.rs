@@ -89,7 +89,7 @@ fn parses_good_scenario() {
     assert_eq!(g.start, Duration::from_millis(1500));
     assert_eq!(g.direction, Direction::Download);
     assert_eq!(g.cc, CcAlgorithm::Reno);
-    assert_eq!(g.scheduler, "default");
+    assert_eq!(g.scheduler, SchedulerKind::default());
 }
 
 #[test]
