@@ -194,6 +194,11 @@ impl Topology {
             v.push("--addr".into());
             v.push(format!("10.7.0.{p}"));
         }
+        // Debugging aid: MPTCP_INTEROP_PCAP=DIR captures what our stack sends and receives.
+        if let Ok(dir) = std::env::var("MPTCP_INTEROP_PCAP") {
+            v.push("--pcap".into());
+            v.push(format!("{dir}/{}-{paths}.pcap", std::process::id()));
+        }
         v
     }
 

@@ -451,3 +451,111 @@ fn data_acked_by_a_subflow_but_never_data_acked_is_resent() {
     assert!(got == data);
     assert!(pair.client.stats(c).unwrap().reinjected_bytes > 0);
 }
+
+/// A mapping covers many segments and only its first carries the DSS mapping (RFC 8684
+/// §3.3.1): the others leave those option bytes to payload.
+#[test]
+fn mappings_span_segments_and_only_the_first_carries_the_mapping() {
+    use mptcp_proto::wire::{IpRepr, MptcpOption, TcpOption, TcpRepr};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static WITH_MAPPING: AtomicU64 = AtomicU64::new(0);
+    static WITHOUT: AtomicU64 = AtomicU64::new(0);
+    static MAX_PLAIN_PAYLOAD: AtomicU64 = AtomicU64::new(0);
+    #[allow(clippy::ptr_arg)] // the link filter signature
+    fn count(pkt: &mut Vec<u8>) -> bool {
+        let Ok((_, tcp)) = IpRepr::parse(pkt) else {
+            return true;
+        };
+        let Ok(seg) = TcpRepr::parse(tcp, None) else {
+            return true;
+        };
+        if seg.payload.is_empty() {
+            return true;
+        }
+        let mapped = seg.options.iter().any(|o| match o {
+            TcpOption::Mptcp(MptcpOption::Dss(d)) => d.mapping.is_some(),
+            TcpOption::Mptcp(MptcpOption::MpCapable(_)) => true,
+            _ => false,
+        });
+        if mapped {
+            WITH_MAPPING.fetch_add(1, Ordering::Relaxed);
+        } else {
+            WITHOUT.fetch_add(1, Ordering::Relaxed);
+            MAX_PLAIN_PAYLOAD.fetch_max(seg.payload.len() as u64, Ordering::Relaxed);
+        }
+        true
+    }
+    let mut up = Link::new(10, 100);
+    up.filter = Some(count);
+    let mut pair = Pair::new(
+        EndpointConfig::default(),
+        EndpointConfig::default(),
+        vec![(up, Link::new(10, 100))],
+        21,
+    );
+    let data = pattern(3_000_000, 4);
+    let (got, done, _) = transfer(&mut pair, &data, secs(30));
+    assert!(done.is_some() && got == data);
+    let (with, without) = (
+        WITH_MAPPING.load(Ordering::Relaxed),
+        WITHOUT.load(Ordering::Relaxed),
+    );
+    assert!(
+        without > with / 2,
+        "{without} segments without a mapping vs {with} with one"
+    );
+    // MSS 1460 - timestamps 12: a segment inside a mapping carries no MPTCP option at all.
+    assert_eq!(MAX_PLAIN_PAYLOAD.load(Ordering::Relaxed), 1448);
+}
+
+/// The first segment of a mapping is lost: the segments after it arrive before their
+/// mapping. The receiver keeps them (and SACKs them) until the retransmitted first segment
+/// brings the mapping, so only that one segment is resent.
+#[test]
+fn segments_ahead_of_their_lost_mapping_are_kept() {
+    use mptcp_proto::wire::{IpRepr, MptcpOption, TcpOption, TcpRepr};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static MAPPINGS: AtomicU32 = AtomicU32::new(0);
+    static DROPPED: AtomicU32 = AtomicU32::new(0);
+    #[allow(clippy::ptr_arg)] // the link filter signature
+    fn drop_one_mapping_start(pkt: &mut Vec<u8>) -> bool {
+        let Ok((_, tcp)) = IpRepr::parse(pkt) else {
+            return true;
+        };
+        let Ok(seg) = TcpRepr::parse(tcp, None) else {
+            return true;
+        };
+        let mapping_len = seg.options.iter().find_map(|o| match o {
+            TcpOption::Mptcp(MptcpOption::Dss(d)) => d.mapping.map(|m| m.data_len),
+            _ => None,
+        });
+        // A mapping several segments long, well into the transfer, dropped once.
+        if let Some(len) = mapping_len {
+            if usize::from(len) > seg.payload.len() * 2 {
+                let n = MAPPINGS.fetch_add(1, Ordering::Relaxed);
+                if n == 60 {
+                    DROPPED.fetch_add(1, Ordering::Relaxed);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+    let mut up = Link::new(10, 100);
+    up.filter = Some(drop_one_mapping_start);
+    let mut pair = Pair::new(
+        EndpointConfig::default(),
+        EndpointConfig::default(),
+        vec![(up, Link::new(10, 100))],
+        22,
+    );
+    let data = pattern(4_000_000, 5);
+    let (got, done, c) = transfer(&mut pair, &data, secs(30));
+    assert_eq!(DROPPED.load(Ordering::Relaxed), 1, "the filter never fired");
+    assert!(done.is_some() && got == data);
+    let stats = pair.client.stats(c).unwrap();
+    let retransmits: u64 = stats.subflows.iter().map(|s| s.retransmits).sum();
+    let rtos: u64 = stats.subflows.iter().map(|s| s.rto_count).sum();
+    assert_eq!(retransmits, 1, "only the lost segment is resent");
+    assert_eq!(rtos, 0);
+}

@@ -855,6 +855,7 @@ impl Connection {
                     let data_off = dsn.0.wrapping_sub(self.remote_idsn.wrapping_add(1));
                     self.fall_back();
                     self.rx_infinite = Some((ssn, data_off));
+                    self.place_held_as_tcp();
                 } else {
                     let mut len = u32::from(map.data_len);
                     if dss.data_fin {
@@ -893,6 +894,7 @@ impl Connection {
             let rcv = self.subflows[idx].rcv_nxt.max(1);
             self.fall_back_at_start();
             self.rx_infinite = Some((rcv, self.recv.next_offset()));
+            self.place_held_as_tcp();
             return;
         } else if !self.data_ack_seen && idx == 0 && !opts.any_mptcp && self.live_subflows() == 1 {
             // RFC 8684 §3.7: our data is acknowledged but no DATA_ACK ever came: the path
@@ -903,6 +905,7 @@ impl Connection {
                 let rcv = sf.rcv_nxt.max(1);
                 self.fall_back_at_start();
                 self.rx_infinite = Some((rcv, self.recv.next_offset()));
+                self.place_held_as_tcp();
                 return;
             }
         }
@@ -934,6 +937,7 @@ impl Connection {
             let _ = fail;
             if self.live_subflows() == 1 {
                 self.fall_back();
+                self.place_held_as_tcp();
             } else if let Some(sf) = self.subflows.get_mut(idx) {
                 sf.request_reset(MpTcpRst::REASON_MIDDLEBOX, CloseReason::ProtocolError);
             }
@@ -1036,6 +1040,94 @@ impl Connection {
                 pending,
             },
         );
+        self.place_unmapped(idx, ssn, end);
+    }
+
+    /// Places held out-of-order bytes that the new mapping `[ssn, end)` covers.
+    fn place_unmapped(&mut self, idx: usize, ssn: u64, end: u64) {
+        loop {
+            let sf = &mut self.subflows[idx];
+            // The first held segment that reaches into the mapping.
+            let key = sf
+                .rx_unmapped
+                .range(..end)
+                .find(|(k, v)| **k + v.len() as u64 > ssn)
+                .map(|(k, _)| *k);
+            let Some(key) = key else { return };
+            let Some(bytes) = sf.rx_unmapped.remove(&key) else {
+                return;
+            };
+            sf.rx_unmapped_bytes -= bytes.len();
+            let mut off = key;
+            let mut data = &bytes[..];
+            while !data.is_empty() {
+                let n = self.place_mapped(idx, off, data);
+                if n == 0 {
+                    break;
+                }
+                off += n as u64;
+                data = &data[n..];
+            }
+            // What the mapping does not cover waits for the next one.
+            if !data.is_empty() && !self.rx_map_covers(idx, off) {
+                let sf = &mut self.subflows[idx];
+                sf.rx_unmapped_bytes += data.len();
+                sf.rx_unmapped.insert(off, data.to_vec());
+            }
+            if off == key {
+                // Nothing placed (window full): stop rather than loop.
+                return;
+            }
+        }
+    }
+
+    /// After a fallback, bytes held for a mapping that will never come are plain TCP data:
+    /// place them one to one (they were already acknowledged at subflow level).
+    fn place_held_as_tcp(&mut self) {
+        for idx in 0..self.subflows.len() {
+            let held = std::mem::take(&mut self.subflows[idx].rx_unmapped);
+            self.subflows[idx].rx_unmapped_bytes = 0;
+            for (mut off, bytes) in held {
+                let mut data = &bytes[..];
+                while !data.is_empty() {
+                    let n = self.place_infinite(off, data);
+                    if n == 0 {
+                        break;
+                    }
+                    off += n as u64;
+                    data = &data[n..];
+                }
+            }
+        }
+    }
+
+    /// Whether a known receive mapping of subflow `idx` covers offset `off`.
+    fn rx_map_covers(&self, idx: usize, off: u64) -> bool {
+        let sf = &self.subflows[idx];
+        let pos = sf.rx_maps.partition_point(|m| m.ssn_end() <= off);
+        sf.rx_maps.get(pos).is_some_and(|m| m.ssn <= off)
+    }
+
+    /// Holds out-of-order bytes that arrived before their mapping; false when the
+    /// receive buffer has no room for them (the peer then resends).
+    fn hold_unmapped(&mut self, idx: usize, off: u64, data: &[u8]) -> bool {
+        let held_rx = self.buffered_bytes() - self.send_buf.len();
+        if held_rx + data.len() > self.config.recv_buffer {
+            return false;
+        }
+        let sf = &mut self.subflows[idx];
+        if sf.rx_unmapped.len() >= self.config.max_ooo_ranges {
+            return false;
+        }
+        if let Some(old) = sf.rx_unmapped.get(&off) {
+            if old.len() >= data.len() {
+                return true;
+            }
+        }
+        let old = sf.rx_unmapped.insert(off, data.to_vec());
+        sf.rx_unmapped_bytes += data.len();
+        sf.rx_unmapped_bytes -= old.map_or(0, |o| o.len());
+        true
     }
 
     /// Payload of an acceptable segment: place it by data sequence number.
@@ -1078,15 +1170,27 @@ impl Connection {
         {
             self.fall_back_at_start();
             self.rx_infinite = Some((self.subflows[idx].rcv_nxt, self.recv.next_offset()));
+            self.place_held_as_tcp();
             // Our own data so far went out with mappings starting at SSN 1 / data offset 0.
             self.tx_infinite = Some((1, 0));
         }
+        let segment_out_of_order = out_of_order;
         while !data.is_empty() {
             let n = match self.mode {
                 Mode::Tcp => self.place_infinite(off, data),
                 Mode::Mptcp => self.place_mapped(idx, off, data),
             };
             if n == 0 {
+                // Out of order and ahead of its mapping (only a mapping's first segment
+                // needs to carry it): keep it until the mapping arrives.
+                if self.mode == Mode::Mptcp
+                    && segment_out_of_order
+                    && !self.rx_map_covers(idx, off)
+                    && self.hold_unmapped(idx, off, data)
+                {
+                    off += data.len() as u64;
+                    accepted_end = off;
+                }
                 break;
             }
             off += n as u64;

@@ -446,6 +446,11 @@ impl Connection {
             .flat_map(|s| s.rx_maps.iter())
             .filter_map(|m| m.pending.as_ref().map(|(b, _)| b.len()))
             .sum::<usize>()
+            + self
+                .subflows
+                .iter()
+                .map(|s| s.rx_unmapped_bytes)
+                .sum::<usize>()
             + self.retained_bytes();
         self.send_buf.len()
             + self.recv.readable_len()
@@ -578,6 +583,8 @@ impl Connection {
         if let Some(sf) = self.subflows.get_mut(idx) {
             sf.clear_mappings();
             sf.rx_maps.clear();
+            sf.rx_unmapped.clear();
+            sf.rx_unmapped_bytes = 0;
         }
         let reported = self
             .subflows

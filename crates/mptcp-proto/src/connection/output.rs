@@ -313,32 +313,57 @@ impl Connection {
         let dack_needed =
             mptcp && self.can_data_ack() && sf.last_data_ack_sent != Some(self.data_ack_offset());
         let first_data = mptcp && self.role == Role::Client && !self.fully_established && idx == 0;
-        let mapping_room = if !mptcp {
-            0
-        } else if first_data {
-            24
-        } else {
-            // DSS header + 64-bit DSN mapping (+ checksum), + DATA_ACK when it changed.
+        // Option bytes of the DSS: header, DATA_ACK when it changed, and the mapping on the
+        // first segment of a mapping only (RFC 8684 §3.3.1: a mapping covers many segments).
+        let dss_len = |mapping: bool| -> usize {
             let dsn_len = if WIDE_DSN { 8 } else { 4 };
-            let base = 4
-                + dsn_len
-                + 6
-                + if self.checksum { 2 } else { 0 }
-                + if dack_needed { 8 } else { 0 };
+            let map = if mapping {
+                dsn_len + 6 + if self.checksum { 2 } else { 0 }
+            } else {
+                0
+            };
+            // DATA_ACKs go out in the 8-byte form.
+            let dack = if dack_needed { 8 } else { 0 };
+            if map + dack == 0 {
+                return 0;
+            }
+            let base = 4 + map + dack;
             base + (4 - base % 4) % 4
         };
-        let room = (sf.mss as usize).saturating_sub(used + mapping_room);
+        let mss = sf.mss as usize;
+        let (room_plain, room_mapped) = if !mptcp {
+            (mss.saturating_sub(used), mss.saturating_sub(used))
+        } else if first_data {
+            // MP_CAPABLE with data on every segment until the handshake completes.
+            (mss.saturating_sub(used + 24), mss.saturating_sub(used + 24))
+        } else {
+            (
+                mss.saturating_sub(used + dss_len(false)),
+                mss.saturating_sub(used + dss_len(true)),
+            )
+        };
         if !first_data {
-            self.subflows[idx].payload_hint = room.max(1) as u32;
+            let sf = &mut self.subflows[idx];
+            sf.payload_hint = room_plain.max(1) as u32;
+            sf.map_overhead = room_plain.saturating_sub(room_mapped) as u32;
         }
         let sf = &self.subflows[idx];
-        let plan = sf.plan_segment(room as u32, !mptcp)?;
+        let mut plan = sf.plan_segment(room_plain as u32, !mptcp)?;
+        let starts_mapping = mptcp
+            && plan.len > 0
+            && (first_data
+                || sf
+                    .mapping_at(plan.start)
+                    .is_some_and(|m| m.ssn == plan.start));
+        if starts_mapping && room_mapped < room_plain {
+            plan = sf.plan_segment(room_mapped as u32, !mptcp)?;
+        }
         let mut opts = TcpOptions::new();
         let mut used = 0usize;
         self.push_timestamp(idx, now, &mut opts, &mut used);
         // The mapping of this segment.
         let mut mptcp_opt = None;
-        if mptcp && plan.len > 0 {
+        if starts_mapping {
             let (map_ssn, map_data, map_len, cached) = {
                 let m = self.subflows[idx].mapping_at(plan.start)?;
                 (m.ssn, m.data, m.len, m.checksum)
@@ -391,9 +416,10 @@ impl Connection {
                 }));
             }
         }
-        // A bare FIN still carries the DATA_ACK: it may be the only segment acknowledging
-        // the peer's DATA_FIN (the pending ACK is cleared once this segment goes out).
-        if mptcp_opt.is_none() && self.can_data_ack() {
+        // A changed DATA_ACK rides on any segment. A bare FIN still carries the DATA_ACK: it
+        // may be the only segment acknowledging the peer's DATA_FIN (the pending ACK is
+        // cleared once this segment goes out).
+        if mptcp_opt.is_none() && self.can_data_ack() && (dack_needed || plan.len == 0) {
             mptcp_opt = Some(MptcpOption::Dss(Dss {
                 data_ack: Some(self.data_ack(true)),
                 mapping: None,

@@ -112,8 +112,10 @@ impl Connection {
             let space = views.iter().find(|v| v.index == idx).map_or(0, |v| v.space);
             let sf = &self.subflows[idx];
             let mss = u64::from(sf.payload_hint.max(1));
-            // Round the chunk up to whole segments so a small window still sends full ones.
-            let want = space.div_ceil(mss).max(1) * mss;
+            // Round the chunk up to whole segments so a small window still sends full ones;
+            // a new mapping's first segment is shorter by the mapping option.
+            let overhead = u64::from(sf.map_overhead).min(mss - 1);
+            let want = (space + overhead).div_ceil(mss).max(1) * mss - overhead;
             let chunk = avail.min(want).min(MAX_MAPPING);
             if !reinjecting
                 && nagle

@@ -189,6 +189,12 @@ pub struct Subflow {
     pub maps_ascending: bool,
     /// Receive mappings, ascending by `ssn`.
     pub rx_maps: VecDeque<RxMap>,
+    /// Out-of-order payload whose mapping has not arrived yet (a mapping may span many
+    /// segments and only the first needs to carry it, RFC 8684 §3.3.1): subflow offset ->
+    /// bytes, placed once the mapping comes. Bounded by the receive buffer.
+    pub rx_unmapped: std::collections::BTreeMap<u64, Vec<u8>>,
+    /// Bytes held in `rx_unmapped`.
+    pub rx_unmapped_bytes: usize,
     /// RTT estimator.
     pub rtt: RttEstimator,
     /// Consecutive timeouts without progress.
@@ -249,8 +255,11 @@ pub struct Subflow {
     pub down_reported: bool,
     /// Last time opportunistic retransmission halved this subflow's window.
     pub last_penalty: Option<Instant>,
-    /// Payload bytes a full data segment carries after options (mappings are cut to it).
+    /// Payload bytes a full data segment carries after options when it does not start a
+    /// mapping (mappings are cut to whole segments of it).
     pub payload_hint: u32,
+    /// Payload bytes the DSS mapping takes from the first segment of a mapping.
+    pub map_overhead: u32,
     /// HyStart++ (RFC 9406) round tracking.
     pub hystart: HyStart,
     /// Retransmissions of this recovery episode: (start, end, time sent).
@@ -380,6 +389,8 @@ impl Subflow {
             retained_bytes: 0,
             maps_ascending: true,
             rx_maps: VecDeque::new(),
+            rx_unmapped: std::collections::BTreeMap::new(),
+            rx_unmapped_bytes: 0,
             rtt: RttEstimator::new(),
             rto_backoff: 0,
             cc,
@@ -411,6 +422,7 @@ impl Subflow {
             down_reported: false,
             last_penalty: None,
             payload_hint: mss.saturating_sub(40).max(1),
+            map_overhead: 0,
             hystart: HyStart::default(),
             retx_log: VecDeque::new(),
             lost_again: RangeSet::new(16),

@@ -190,6 +190,13 @@ impl Pair {
     /// Puts the packet just written to `self.buf` on its path (up from the client, down from
     /// the server): capture, middlebox filter, then the link.
     fn send_on_path(&mut self, to_server: bool, t: mptcp_proto::Transmit) {
+        // Options and payload together stay within the MSS (1460 here): a 1500-byte MTU.
+        let ip_header = if self.buf[0] >> 4 == 6 { 40 } else { 20 };
+        assert!(
+            t.len <= ip_header + 20 + 1460,
+            "{}-byte packet exceeds the MTU",
+            t.len
+        );
         self.capture(to_server, t.len);
         let client_addr = if to_server { t.src } else { t.dst };
         let Some(p) = self.path_of(client_addr) else {
