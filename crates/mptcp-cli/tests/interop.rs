@@ -75,6 +75,8 @@ struct Topology {
     us: String,
     kernel: String,
     dir: PathBuf,
+    /// The stack's first address (its route shows that the stack is up).
+    stack_ip: &'static str,
 }
 
 impl Drop for Topology {
@@ -87,7 +89,97 @@ impl Drop for Topology {
 }
 
 impl Topology {
+    /// `paths` IPv4 paths (at most 9): path P is v{P}a 10.7.P.1/24 in "us" and v{P}b
+    /// 10.7.P.2/24 in "kernel"; the stack's address 10.7.0.P uses path P.
     fn new(paths: usize) -> Topology {
+        assert!((1..=9).contains(&paths), "1 to 9 paths");
+        let topo = Topology::namespaces("10.7.0.1");
+        let (us, k) = (topo.us.as_str(), topo.kernel.as_str());
+        for p in 1..=paths {
+            let (a, b) = topo.veth(p);
+            sh(&[
+                "ip",
+                "-n",
+                us,
+                "addr",
+                "add",
+                &format!("10.7.{p}.1/24"),
+                "dev",
+                &a,
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                k,
+                "addr",
+                "add",
+                &format!("10.7.{p}.2/24"),
+                "dev",
+                &b,
+            ]);
+            let stack = format!("10.7.0.{p}/32");
+            let via = format!("10.7.{p}.1");
+            sh(&["ip", "-n", k, "route", "add", &stack, "via", &via]);
+            if p > 1 {
+                // Packets from 10.7.0.P leave "us" through path P.
+                let table = format!("{}", 100 + p);
+                let gw = format!("10.7.{p}.2");
+                sh(&[
+                    "ip", "-n", us, "rule", "add", "from", &stack, "table", &table,
+                ]);
+                sh(&[
+                    "ip", "-n", us, "route", "add", "default", "via", &gw, "table", &table,
+                ]);
+            }
+        }
+        topo
+    }
+
+    /// One IPv6 path: v1a fd07:1::1/64 in "us", v1b fd07:1::2/64 in "kernel"; the stack's
+    /// address is fd07::1 (routed via fd07:1::1 in "kernel").
+    fn new_v6() -> Topology {
+        let topo = Topology::namespaces("fd07::1");
+        let (us, k) = (topo.us.as_str(), topo.kernel.as_str());
+        let (a, b) = topo.veth(1);
+        // nodad: the addresses are usable at once (no tentative state).
+        sh(&[
+            "ip",
+            "-n",
+            us,
+            "addr",
+            "add",
+            "fd07:1::1/64",
+            "dev",
+            &a,
+            "nodad",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            k,
+            "addr",
+            "add",
+            "fd07:1::2/64",
+            "dev",
+            &b,
+            "nodad",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            k,
+            "-6",
+            "route",
+            "add",
+            "fd07::1/128",
+            "via",
+            "fd07:1::1",
+        ]);
+        topo
+    }
+
+    /// The two namespaces, with loopback up, MPTCP limits raised and rp_filter off.
+    fn namespaces(stack_ip: &'static str) -> Topology {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let id = format!("{}x{n}", std::process::id());
         let dir = std::env::temp_dir().join(format!("mptcp-interop-{id}"));
@@ -96,6 +188,7 @@ impl Topology {
             us: format!("mus{id}"),
             kernel: format!("mkern{id}"),
             dir,
+            stack_ip,
         };
         let (us, k) = (topo.us.as_str(), topo.kernel.as_str());
         sh(&["ip", "netns", "add", us]);
@@ -142,49 +235,82 @@ impl Topology {
             "-qw",
             "net.ipv4.ip_forward=1",
         ]);
-        for p in 1..=paths {
-            let (a, b) = (format!("v{p}a"), format!("v{p}b"));
-            sh(&[
-                "ip", "link", "add", &a, "netns", us, "type", "veth", "peer", "name", &b, "netns",
-                k,
-            ]);
-            sh(&[
-                "ip",
-                "-n",
-                us,
-                "addr",
-                "add",
-                &format!("10.7.{p}.1/24"),
-                "dev",
-                &a,
-            ]);
-            sh(&[
-                "ip",
-                "-n",
-                k,
-                "addr",
-                "add",
-                &format!("10.7.{p}.2/24"),
-                "dev",
-                &b,
-            ]);
-            sh(&["ip", "-n", us, "link", "set", &a, "up"]);
-            sh(&["ip", "-n", k, "link", "set", &b, "up"]);
-            let stack = format!("10.7.0.{p}/32");
-            let via = format!("10.7.{p}.1");
-            sh(&["ip", "-n", k, "route", "add", &stack, "via", &via]);
-            if p > 1 {
-                let table = format!("{}", 100 + p);
-                let gw = format!("10.7.{p}.2");
-                sh(&[
-                    "ip", "-n", us, "rule", "add", "from", &stack, "table", &table,
-                ]);
-                sh(&[
-                    "ip", "-n", us, "route", "add", "default", "via", &gw, "table", &table,
-                ]);
-            }
-        }
         topo
+    }
+
+    /// `ip`'s family flag for the stack's addresses (`ip route show` does not guess it).
+    fn family(&self) -> &'static str {
+        if self.stack_ip.contains(':') {
+            "-6"
+        } else {
+            "-4"
+        }
+    }
+
+    /// The veth pair of path `p`, up: (v{p}a in "us", v{p}b in "kernel").
+    fn veth(&self, p: usize) -> (String, String) {
+        let (a, b) = (format!("v{p}a"), format!("v{p}b"));
+        sh(&[
+            "ip",
+            "link",
+            "add",
+            &a,
+            "netns",
+            &self.us,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &b,
+            "netns",
+            &self.kernel,
+        ]);
+        sh(&["ip", "-n", &self.us, "link", "set", &a, "up"]);
+        sh(&["ip", "-n", &self.kernel, "link", "set", &b, "up"]);
+        (a, b)
+    }
+
+    /// Ends the test's network: checks that no process runs in either namespace and that
+    /// the stack removed its TUN device and routes, then deletes the namespaces and checks
+    /// they (and the temporary directory) are gone.
+    fn teardown(self) {
+        for ns in [&self.us, &self.kernel] {
+            let out = Command::new("ip")
+                .args(["netns", "pids", ns])
+                .output()
+                .expect("ip netns pids");
+            let pids = String::from_utf8_lossy(&out.stdout);
+            assert!(pids.trim().is_empty(), "processes left in {ns}: {pids}");
+        }
+        let link = Command::new("ip")
+            .args(["-n", &self.us, "link", "show", "mtun0"])
+            .output()
+            .expect("ip link");
+        assert!(!link.status.success(), "TUN device left behind");
+        for family in ["-4", "-6"] {
+            let out = Command::new("ip")
+                .args(["-n", &self.us, family, "route", "show", "table", "all"])
+                .output()
+                .expect("ip route");
+            let routes = String::from_utf8_lossy(&out.stdout);
+            assert!(!routes.contains("mtun0"), "routes left behind: {routes}");
+        }
+        let (us, kernel, dir) = (self.us.clone(), self.kernel.clone(), self.dir.clone());
+        drop(self);
+        let out = Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .expect("ip netns list");
+        let list = String::from_utf8_lossy(&out.stdout);
+        for ns in [&us, &kernel] {
+            assert!(
+                !list
+                    .lines()
+                    .any(|l| l.split_whitespace().next() == Some(ns)),
+                "namespace {ns} left behind"
+            );
+        }
+        assert!(!dir.exists(), "{} left behind", dir.display());
     }
 
     /// `--addr` arguments for `paths` stack addresses.
@@ -258,7 +384,7 @@ impl Topology {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             let out = Command::new("ip")
-                .args(["-n", ns, "route", "show", "10.7.0.1"])
+                .args(["-n", ns, self.family(), "route", "show", self.stack_ip])
                 .output()
                 .expect("ip route");
             if String::from_utf8_lossy(&out.stdout).contains("mtun0") {
@@ -1299,4 +1425,156 @@ fn our_perf_client_to_iperf3_server() {
             "iperf3 ran without MPTCP: {k:?}"
         );
     }
+}
+
+/// Bytes sent by v{p}a in "us" for each path `1..=paths`.
+fn path_tx(ns: &str, side: char, paths: usize) -> Vec<u64> {
+    (1..=paths)
+        .map(|p| tx_bytes(ns, &format!("v{p}{side}")))
+        .collect()
+}
+
+/// `after - before`, element by element.
+fn diff(after: &[u64], before: &[u64]) -> Vec<u64> {
+    after.iter().zip(before).map(|(a, b)| a - b).collect()
+}
+
+impl Topology {
+    /// The largest subflow count among the kernel's MPTCP sockets in `ns` (`ss -Mi`
+    /// reports the extra subflows as "subflows:N"; the initial one is not counted there).
+    fn kernel_subflows(&self, ns: &str) -> usize {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "ss", "-HMi"])
+            .output()
+            .expect("ss -Mi");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|w| w.strip_prefix("subflows:")?.parse::<usize>().ok())
+            .map(|n| n + 1)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Our client with four addresses: the three others join the kernel server's connection
+/// (MP_JOIN), the kernel holds four subflows at once, and each path carries a good share
+/// of the upload.
+#[test]
+fn our_client_joins_four_subflows() {
+    skip_unless_able!();
+    let t = Topology::new(4);
+    // 4 x 20 Mbit/s: no single path can carry the upload alone.
+    for p in 1..=4 {
+        t.shape(p, "20mbit");
+    }
+    let up = t.data_file("up.bin", 8_000_000, 40);
+    // The server keeps sending while the joins happen (Linux refuses joins once it has
+    // closed its own sending side).
+    let down = t.data_file("down.bin", 4_000_000, 41);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut server = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "listen", "5000"]),
+        &down,
+        &srv_out,
+    );
+    t.wait_kernel_listen(&t.kernel, 5000);
+    let before = path_tx(&t.us, 'a', 4);
+    let mut cargs = Topology::stack_args(4);
+    cargs.extend(args(&["cat", "connect", "10.7.1.2:5000"]));
+    let mut client = t.spawn(&t.us, &cargs, &up, &cli_out);
+    wait_until(
+        Duration::from_secs(20),
+        "four subflows in the kernel",
+        || t.kernel_subflows(&t.kernel) >= 4,
+    );
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert!(!cerr.contains("fell back"), "unexpected fallback: {cerr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert_eq!(ctr(&k, "MPTcpExtMPCapableSYNRX"), 1, "{k:?}");
+    assert!(ctr(&k, "MPTcpExtMPJoinSynRx") >= 3, "{k:?}"); // retransmissions may count twice
+    assert!(ctr(&k, "MPTcpExtMPJoinAckRx") >= 3, "{k:?}"); // retransmissions may count twice
+    assert_eq!(ctr(&k, "MPTcpExtMPJoinRejected"), 0, "{k:?}");
+    let sent = diff(&path_tx(&t.us, 'a', 4), &before);
+    println!("our client sent per path: {sent:?}");
+    for (i, d) in sent.iter().enumerate() {
+        assert!(
+            *d >= 800_000,
+            "path {} carried only {d} bytes: {sent:?}",
+            i + 1
+        );
+    }
+    t.teardown();
+}
+
+/// Our server with four addresses announces the three others (ADD_ADDR); the kernel
+/// client joins each of them (MP_JOIN towards our stack) and the data in both directions
+/// flows over all four paths.
+#[test]
+fn kernel_client_joins_three_announced_addresses() {
+    skip_unless_able!();
+    let t = Topology::new(4);
+    for p in 1..=4 {
+        t.shape(p, "20mbit");
+    }
+    let up = t.data_file("up.bin", 6_000_000, 42);
+    let down = t.data_file("down.bin", 8_000_000, 43);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut sargs = Topology::stack_args(4);
+    sargs.extend(args(&["cat", "listen", "5000"]));
+    let mut server = t.spawn(&t.us, &sargs, &down, &srv_out);
+    t.wait_stack_up(&t.us);
+    let (ours, theirs) = (path_tx(&t.us, 'a', 4), path_tx(&t.kernel, 'b', 4));
+    let mut client = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "connect", "10.7.0.1:5000"]),
+        &up,
+        &cli_out,
+    );
+    wait_until(
+        Duration::from_secs(20),
+        "four subflows in the kernel",
+        || t.kernel_subflows(&t.kernel) >= 4,
+    );
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    println!(
+        "kernel: AddAddr {} AddAddrDrop {} MPJoinSynTx {} MPJoinSynAckRx {}",
+        ctr(&k, "MPTcpExtAddAddr"),
+        ctr(&k, "MPTcpExtAddAddrDrop"),
+        ctr(&k, "MPTcpExtMPJoinSynTx"),
+        ctr(&k, "MPTcpExtMPJoinSynAckRx")
+    );
+    assert_eq!(ctr(&k, "MPTcpExtMPCapableSYNTX"), 1, "{k:?}");
+    assert!(ctr(&k, "MPTcpExtAddAddr") >= 3, "{k:?}"); // retransmissions may count twice
+    assert!(ctr(&k, "MPTcpExtMPJoinSynTx") >= 3, "{k:?}"); // retransmissions may count twice
+    assert!(ctr(&k, "MPTcpExtMPJoinSynAckRx") >= 3, "{k:?}"); // retransmissions may count twice
+    let ours = diff(&path_tx(&t.us, 'a', 4), &ours);
+    let theirs = diff(&path_tx(&t.kernel, 'b', 4), &theirs);
+    println!("sent per path: our server {ours:?}, the kernel client {theirs:?}");
+    for (i, d) in ours.iter().enumerate() {
+        assert!(
+            *d >= 800_000,
+            "our path {} carried only {d} bytes: {ours:?}",
+            i + 1
+        );
+    }
+    for (i, d) in theirs.iter().enumerate() {
+        assert!(
+            *d >= 600_000,
+            "kernel path {} carried only {d} bytes: {theirs:?}",
+            i + 1
+        );
+    }
+    t.teardown();
 }
