@@ -140,8 +140,23 @@ impl Topology {
     fn new_v6() -> Topology {
         let topo = Topology::namespaces("fd07::1");
         let (us, k) = (topo.us.as_str(), topo.kernel.as_str());
+        // No duplicate address detection, on the link-local addresses either: until it
+        // ends, neighbour discovery stalls and the first SYN or SYN-ACK is lost (a 1-2 s
+        // retransmission).
+        for ns in [us, k] {
+            for conf in ["all", "default"] {
+                sh(&[
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv6.conf.{conf}.accept_dad=0"),
+                ]);
+            }
+        }
         let (a, b) = topo.veth(1);
-        // nodad: the addresses are usable at once (no tentative state).
         sh(&[
             "ip",
             "-n",
@@ -315,15 +330,25 @@ impl Topology {
 
     /// `--addr` arguments for `paths` stack addresses.
     fn stack_args(paths: usize) -> Vec<String> {
+        let addrs: Vec<String> = (1..=paths).map(|p| format!("10.7.0.{p}")).collect();
+        Topology::stack_args_for(&addrs)
+    }
+
+    /// `--tun mtun0 --addr A...` for the given stack addresses.
+    fn stack_args_for(addrs: &[String]) -> Vec<String> {
         let mut v = vec!["--tun".to_string(), "mtun0".to_string()];
-        for p in 1..=paths {
+        for a in addrs {
             v.push("--addr".into());
-            v.push(format!("10.7.0.{p}"));
+            v.push(a.clone());
         }
-        // Debugging aid: MPTCP_INTEROP_PCAP=DIR captures what our stack sends and receives.
+        // Debugging aid: MPTCP_INTEROP_PCAP=DIR captures what our stack sends and receives
+        // (one file per run of the stack: process id, a counter, the first address).
         if let Ok(dir) = std::env::var("MPTCP_INTEROP_PCAP") {
+            static RUNS: AtomicU32 = AtomicU32::new(0);
+            let n = RUNS.fetch_add(1, Ordering::SeqCst);
+            let first = addrs.first().map_or(String::new(), |a| a.replace(':', "_"));
             v.push("--pcap".into());
-            v.push(format!("{dir}/{}-{paths}.pcap", std::process::id()));
+            v.push(format!("{dir}/{}-{n}-{first}.pcap", std::process::id()));
         }
         v
     }
@@ -744,6 +769,21 @@ fn ns_sh(ns: &str, args: &[&str]) {
 /// A counter, 0 when the kernel does not report it.
 fn ctr(k: &HashMap<String, u64>, name: &str) -> u64 {
     k.get(name).copied().unwrap_or(0)
+}
+
+/// One of the kernel's SNMP/netstat counters in `ns` (`nstat` name), 0 when absent.
+fn snmp_counter(ns: &str, name: &str) -> u64 {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "nstat", "-az", name])
+        .output()
+        .expect("nstat");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next()? == name).then(|| it.next()?.parse().ok())?
+        })
+        .unwrap_or(0)
 }
 
 /// Bytes `dev` in `ns` has sent.
@@ -1576,5 +1616,120 @@ fn kernel_client_joins_three_announced_addresses() {
             i + 1
         );
     }
+    t.teardown();
+}
+
+/// `--tun mtun0 --addr fd07::1` (the stack's IPv6 address).
+fn stack_args_v6() -> Vec<String> {
+    Topology::stack_args_for(&args(&["fd07::1"]))
+}
+
+/// IPv6: our client sends 4 MB to a kernel server, which sends 2 MB back.
+#[test]
+fn ipv6_our_client_to_kernel_server() {
+    skip_unless_able!();
+    let t = Topology::new_v6();
+    let up = t.data_file("up.bin", 4_000_000, 50);
+    let down = t.data_file("down.bin", 2_000_000, 51);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut server = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "listen", "5000"]),
+        &down,
+        &srv_out,
+    );
+    t.wait_kernel_listen(&t.kernel, 5000);
+    let mut cargs = stack_args_v6();
+    cargs.extend(args(&["cat", "connect", "[fd07:1::2]:5000"]));
+    let mut client = t.spawn(&t.us, &cargs, &up, &cli_out);
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert!(!cerr.contains("fell back"), "unexpected fallback: {cerr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert_eq!(ctr(&k, "MPTcpExtMPCapableSYNRX"), 1, "{k:?}");
+    assert_eq!(ctr(&k, "MPTcpExtMPCapableACKRX"), 1, "{k:?}");
+    t.teardown();
+}
+
+/// IPv6, the kernel server announcing MSS 1460 (route `advmss 1460`, as a host on a
+/// larger-MTU link would): our client must still size its segments for its own 1500-byte
+/// device (MSS 1440), or every full segment is a 1520-byte packet the 1500-byte link
+/// refuses with ICMPv6 "packet too big" (which the stack ignores) and the upload stalls.
+#[test]
+fn ipv6_peer_announces_mss_above_our_mtu() {
+    skip_unless_able!();
+    let t = Topology::new_v6();
+    ns_sh(
+        &t.kernel,
+        &[
+            "ip",
+            "-6",
+            "route",
+            "change",
+            "fd07::1/128",
+            "via",
+            "fd07:1::1",
+            "advmss",
+            "1460",
+        ],
+    );
+    let up = t.data_file("up.bin", 2_000_000, 54);
+    let down = t.data_file("down.bin", 1_000_000, 55);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut server = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "listen", "5000"]),
+        &down,
+        &srv_out,
+    );
+    t.wait_kernel_listen(&t.kernel, 5000);
+    let mut cargs = stack_args_v6();
+    cargs.extend(args(&["cat", "connect", "[fd07:1::2]:5000"]));
+    let started = Instant::now();
+    let mut client = t.spawn(&t.us, &cargs, &up, &cli_out);
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    // No packet of ours was too big for the link.
+    let too_big = snmp_counter(&t.us, "Icmp6OutPktTooBigs");
+    assert_eq!(too_big, 0, "packets too big for the link");
+    assert!(started.elapsed() < Duration::from_secs(10), "slow transfer");
+    t.teardown();
+}
+
+/// IPv6: a kernel client sends 4 MB to our server, which sends 2 MB back.
+#[test]
+fn ipv6_kernel_client_to_our_server() {
+    skip_unless_able!();
+    let t = Topology::new_v6();
+    let up = t.data_file("up.bin", 4_000_000, 52);
+    let down = t.data_file("down.bin", 2_000_000, 53);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut sargs = stack_args_v6();
+    sargs.extend(args(&["cat", "listen", "5000"]));
+    let mut server = t.spawn(&t.us, &sargs, &down, &srv_out);
+    t.wait_stack_up(&t.us);
+    let mut client = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "connect", "[fd07::1]:5000"]),
+        &up,
+        &cli_out,
+    );
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert_eq!(ctr(&k, "MPTcpExtMPCapableSYNTX"), 1, "{k:?}");
+    assert_eq!(ctr(&k, "MPTcpExtMPCapableSYNACKRX"), 1, "{k:?}");
     t.teardown();
 }
