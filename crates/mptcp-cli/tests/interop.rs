@@ -1624,7 +1624,8 @@ fn stack_args_v6() -> Vec<String> {
     Topology::stack_args_for(&args(&["fd07::1"]))
 }
 
-/// IPv6: our client sends 4 MB to a kernel server, which sends 2 MB back.
+/// IPv6: our client sends 4 MB to a kernel server, which sends 2 MB back; tshark (when
+/// present) accepts the capture.
 #[test]
 fn ipv6_our_client_to_kernel_server() {
     skip_unless_able!();
@@ -1639,8 +1640,18 @@ fn ipv6_our_client_to_kernel_server() {
         &srv_out,
     );
     t.wait_kernel_listen(&t.kernel, 5000);
-    let mut cargs = stack_args_v6();
-    cargs.extend(args(&["cat", "connect", "[fd07:1::2]:5000"]));
+    let pcap = t.dir.join("cli.pcap");
+    let cargs = args(&[
+        "--tun",
+        "mtun0",
+        "--addr",
+        "fd07::1",
+        "--pcap",
+        pcap.to_str().expect("utf-8 path"),
+        "cat",
+        "connect",
+        "[fd07:1::2]:5000",
+    ]);
     let mut client = t.spawn(&t.us, &cargs, &up, &cli_out);
     let (cs, cerr) = client.wait();
     let (ss, serr) = server.wait();
@@ -1652,6 +1663,12 @@ fn ipv6_our_client_to_kernel_server() {
     let k = t.nstat(&t.kernel);
     assert_eq!(ctr(&k, "MPTcpExtMPCapableSYNRX"), 1, "{k:?}");
     assert_eq!(ctr(&k, "MPTcpExtMPCapableACKRX"), 1, "{k:?}");
+    // The IPv6 capture passes the dissector's checks too (TCP checksums over IPv6).
+    if tshark_available() {
+        check_capture_with_tshark(&pcap, 0, false);
+    } else {
+        println!("tshark is missing: the capture is not checked");
+    }
     t.teardown();
 }
 
@@ -1731,5 +1748,403 @@ fn ipv6_kernel_client_to_our_server() {
     let k = t.nstat(&t.kernel);
     assert_eq!(ctr(&k, "MPTcpExtMPCapableSYNTX"), 1, "{k:?}");
     assert_eq!(ctr(&k, "MPTcpExtMPCapableSYNACKRX"), 1, "{k:?}");
+    t.teardown();
+}
+
+/// Whether `tshark` runs here (scripts/test.sh installs it when running as root).
+fn tshark_available() -> bool {
+    Command::new("tshark")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs tshark on `pcap` with the TCP and MPTCP analyses and checksum verification on;
+/// returns its standard output. The payload (pseudo-random bytes on port 5000) is decoded
+/// as plain data: Wireshark's heuristic dissectors otherwise take it for GSM over IP and
+/// report the "malformed" GSM messages they imagine in it.
+fn tshark(pcap: &Path, extra: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args([
+            "-o",
+            "tcp.analyze_sequence_numbers:TRUE",
+            "-o",
+            "mptcp.analyze_mptcp:TRUE",
+            "-o",
+            "mptcp.analyze_mappings:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-d",
+            "tcp.port==5000,data",
+        ])
+        .args(extra)
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark {extra:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The non-empty values of an aggregated tshark field.
+fn list(s: &str) -> Vec<&str> {
+    s.split(',').filter(|v| !v.is_empty()).collect()
+}
+
+/// One TCP packet as tshark's MPTCP dissector sees it.
+#[derive(Debug)]
+struct Dissected {
+    frame: u64,
+    tcp_stream: u32,
+    /// The MPTCP connection the dissector attached the subflow to (packets with an MPTCP
+    /// option only: Wireshark 4.0 runs its MPTCP analysis on those alone).
+    mptcp_stream: Option<u32>,
+    len: u32,
+    syn: bool,
+    ack: bool,
+    /// MPTCP option subtypes.
+    subtypes: Vec<u8>,
+    /// The data sequence number the dissector mapped the payload to.
+    dsn: bool,
+    /// The DSS option: whether it carries a mapping (flag M), its length, and the length
+    /// its flags give without a checksum.
+    dss: Option<(bool, u32, u32)>,
+    /// MP_CAPABLE's "checksum required" flag.
+    csum_required: bool,
+}
+
+/// The DSS option of a packet from tshark's fields: option kinds and lengths (NOPs have
+/// no length), MPTCP subtypes, and the DSS flags A, a, M, m (RFC 8684 §3.3).
+fn dss_shape(
+    kinds: &str,
+    lens: &str,
+    subtypes: &[u8],
+    flags: [&str; 4],
+) -> Option<(bool, u32, u32)> {
+    let i = subtypes.iter().position(|s| *s == 2)?;
+    let kinds: Vec<&str> = list(kinds)
+        .into_iter()
+        .filter(|k| *k != "0" && *k != "1")
+        .collect();
+    let lens = list(lens);
+    let at = kinds
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| **k == "30")
+        .nth(i)?
+        .0;
+    let len: u32 = lens.get(at)?.parse().ok()?;
+    let [a, a8, m, m8] = flags.map(|f| f.split(',').next() == Some("1"));
+    let mut plain = 4;
+    if a {
+        plain += if a8 { 8 } else { 4 };
+    }
+    if m {
+        plain += if m8 { 8 } else { 4 } + 4 + 2;
+    }
+    Some((m, len, plain))
+}
+
+/// Checks a capture of our stack with tshark's MPTCP dissector: nothing malformed, no
+/// expert error, no bad IP or TCP checksum, no MPTCP analysis warning but one (see
+/// below); the dissector recognises MP_CAPABLE and `joins` MP_JOIN handshakes, attaches
+/// every subflow to one MPTCP connection, maps the payload of every segment that carries
+/// an MPTCP option to a data sequence number, and finds a DSS checksum on every mapping
+/// exactly when `checksum` is on.
+fn check_capture_with_tshark(pcap: &Path, joins: usize, checksum: bool) {
+    // Debugging aid: with MPTCP_INTEROP_PCAP=DIR the capture outlives the test.
+    if let Ok(dir) = std::env::var("MPTCP_INTEROP_PCAP") {
+        let name = format!(
+            "{}-{}",
+            std::process::id(),
+            pcap.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("capture.pcap")
+        );
+        let _ = std::fs::copy(pcap, Path::new(&dir).join(name));
+    }
+    // "No mapping available" on a segment without payload is the dissector's quirk: it
+    // looks a mapping up for the sequence number of every segment with an MPTCP option,
+    // pure ACKs (DATA_ACK only) and FINs included (Linux's get it too).
+    let bad = tshark(
+        pcap,
+        &[
+            "-Y",
+            "_ws.malformed || _ws.expert.severity == error || tcp.checksum.status == 2 \
+             || ip.checksum.status == 2 || mptcp.connection.echoed_key_mismatch \
+             || mptcp.connection.missing_algorithm || mptcp.connection.unsupported_algorithm \
+             || mptcp.dss.infinite_mapping || (mptcp.dss.missing_mapping && tcp.len > 0)",
+        ],
+    );
+    assert!(bad.trim().is_empty(), "tshark reports problems:\n{bad}");
+    let fields = tshark(
+        pcap,
+        &[
+            "-Y",
+            "tcp",
+            "-T",
+            "fields",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=,",
+            "-e",
+            "frame.number",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "mptcp.stream",
+            "-e",
+            "tcp.len",
+            "-e",
+            "tcp.flags.syn",
+            "-e",
+            "tcp.flags.ack",
+            "-e",
+            "tcp.options.mptcp.subtype",
+            "-e",
+            "mptcp.dsn",
+            "-e",
+            "tcp.options.mptcp.checksumreq.flags",
+            "-e",
+            "tcp.option_kind",
+            "-e",
+            "tcp.option_len",
+            "-e",
+            "tcp.options.mptcp.dataackpresent.flag",
+            "-e",
+            "tcp.options.mptcp.dataack8.flag",
+            "-e",
+            "tcp.options.mptcp.dseqnpresent.flag",
+            "-e",
+            "tcp.options.mptcp.dseqn8.flag",
+        ],
+    );
+    let flag = |s: &str| s.split(',').any(|v| v == "1" || v == "True");
+    let packets: Vec<Dissected> = fields
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 15, "unexpected tshark line {l:?}");
+            let subtypes: Vec<u8> = list(f[6]).iter().filter_map(|v| v.parse().ok()).collect();
+            let dss = dss_shape(f[9], f[10], &subtypes, [f[11], f[12], f[13], f[14]]);
+            Dissected {
+                frame: f[0].parse().expect("frame number"),
+                tcp_stream: f[1].parse().expect("tcp.stream"),
+                mptcp_stream: list(f[2]).first().and_then(|v| v.parse().ok()),
+                len: f[3].parse().expect("tcp.len"),
+                syn: flag(f[4]),
+                ack: flag(f[5]),
+                subtypes,
+                dsn: !f[7].is_empty(),
+                dss,
+                csum_required: flag(f[8]),
+            }
+        })
+        .collect();
+    let count = |p: &dyn Fn(&Dissected) -> bool| packets.iter().filter(|d| p(d)).count();
+    let with = |d: &Dissected, s: u8| d.subtypes.contains(&s);
+    let (mpc, join, dss) = (0, 1, 2);
+    println!(
+        "tshark: {} TCP packets, {} with DSS, {} MP_JOIN, {} data segments mapped to a DSN",
+        packets.len(),
+        count(&|d| with(d, dss)),
+        count(&|d| with(d, join)),
+        count(&|d| d.len > 0 && d.dsn)
+    );
+    // The handshakes.
+    assert_eq!(
+        count(&|d| d.syn && !d.ack && with(d, mpc)),
+        1,
+        "MP_CAPABLE SYN"
+    );
+    assert_eq!(
+        count(&|d| d.syn && d.ack && with(d, mpc)),
+        1,
+        "MP_CAPABLE SYN/ACK"
+    );
+    assert!(
+        count(&|d| !d.syn && with(d, mpc)) >= 1,
+        "MP_CAPABLE third ACK"
+    );
+    assert!(
+        count(&|d| d.syn && !d.ack && with(d, join)) >= joins,
+        "MP_JOIN SYN"
+    );
+    assert!(
+        count(&|d| d.syn && d.ack && with(d, join)) >= joins,
+        "MP_JOIN SYN/ACK"
+    );
+    assert!(
+        count(&|d| !d.syn && with(d, join)) >= joins,
+        "MP_JOIN third ACK"
+    );
+    // Every subflow belongs to the one MPTCP connection (the MP_JOINs' tokens match the
+    // keys the dissector saw). The dissector attaches no connection to the MP_CAPABLE SYN
+    // itself (its analysis starts from the SYN/ACK).
+    let mut subflows: Vec<(u32, Option<u32>)> = packets
+        .iter()
+        .filter(|d| {
+            let initial_syn = d.syn && !d.ack && with(d, mpc);
+            !d.subtypes.is_empty() && !initial_syn
+        })
+        .map(|d| (d.tcp_stream, d.mptcp_stream))
+        .collect();
+    subflows.sort_unstable();
+    subflows.dedup();
+    let expected: Vec<(u32, Option<u32>)> = (0..=joins as u32).map(|s| (s, Some(0))).collect();
+    assert_eq!(subflows, expected, "subflows and their MPTCP connection");
+    // Data: DSS options, and every segment with payload and an MPTCP option mapped.
+    assert!(
+        count(&|d| d.len > 0 && with(d, dss)) > 100,
+        "few DSS data segments"
+    );
+    let unmapped: Vec<u64> = packets
+        .iter()
+        .filter(|d| d.len > 0 && !d.subtypes.is_empty() && !d.dsn)
+        .map(|d| d.frame)
+        .collect();
+    assert!(
+        unmapped.is_empty(),
+        "payload without a DSN in frames {unmapped:?}"
+    );
+    // DSS checksums: on every mapping exactly when negotiated. Wireshark 4.0 shows the
+    // checksum field only when 4 more bytes follow the data-level length (it wants 2), so
+    // it hides it in most DSS options: the option's length tells instead.
+    assert_eq!(
+        count(&|d| d.syn && d.csum_required),
+        if checksum { 2 } else { 0 },
+        "MP_CAPABLE SYN and SYN/ACK with the checksum flag"
+    );
+    let mut mappings = 0;
+    for d in &packets {
+        let Some((mapping, len, plain)) = d.dss else {
+            continue;
+        };
+        let want = if mapping && checksum {
+            plain + 2
+        } else {
+            plain
+        };
+        assert_eq!(len, want, "DSS length in frame {} ({d:?})", d.frame);
+        mappings += usize::from(mapping);
+    }
+    assert!(mappings > 0, "no DSS mapping");
+}
+
+/// `--pcap` with DSS checksums: our client joins a kernel server (which requires
+/// checksums) from a second address; tshark's MPTCP dissector accepts the capture.
+#[test]
+fn pcap_checked_by_tshark_with_checksums() {
+    skip_unless_able!();
+    if !tshark_available() {
+        println!("skipped: tshark is missing (scripts/test.sh installs it as root)");
+        return;
+    }
+    let t = Topology::new(2);
+    ns_sh(
+        &t.kernel,
+        &["sysctl", "-qw", "net.mptcp.checksum_enabled=1"],
+    );
+    let up = t.data_file("up.bin", 3_000_000, 60);
+    let down = t.data_file("down.bin", 2_000_000, 61);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut server = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "listen", "5000"]),
+        &down,
+        &srv_out,
+    );
+    t.wait_kernel_listen(&t.kernel, 5000);
+    let pcap = t.dir.join("cli.pcap");
+    let pcap_arg = pcap.to_str().expect("utf-8 path");
+    let cargs = args(&[
+        "--tun",
+        "mtun0",
+        "--addr",
+        "10.7.0.1",
+        "--addr",
+        "10.7.0.2",
+        "--checksum",
+        "--pcap",
+        pcap_arg,
+        "cat",
+        "connect",
+        "10.7.1.2:5000",
+    ]);
+    let mut client = t.spawn(&t.us, &cargs, &up, &cli_out);
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert!(ctr(&k, "MPTcpExtMPJoinAckRx") >= 1, "{k:?}");
+    assert_eq!(ctr(&k, "MPTcpExtDataCsumErr"), 0, "{k:?}");
+    check_capture_with_tshark(&pcap, 1, true);
+    t.teardown();
+}
+
+/// `--pcap` without checksums: the kernel client joins the address our server announced
+/// (ADD_ADDR); tshark's MPTCP dissector accepts the capture.
+#[test]
+fn pcap_checked_by_tshark_without_checksums() {
+    skip_unless_able!();
+    if !tshark_available() {
+        println!("skipped: tshark is missing (scripts/test.sh installs it as root)");
+        return;
+    }
+    let t = Topology::new(2);
+    let up = t.data_file("up.bin", 3_000_000, 62);
+    let down = t.data_file("down.bin", 3_000_000, 63);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let pcap = t.dir.join("srv.pcap");
+    let pcap_arg = pcap.to_str().expect("utf-8 path");
+    let sargs = args(&[
+        "--tun", "mtun0", "--addr", "10.7.0.1", "--addr", "10.7.0.2", "--pcap", pcap_arg, "cat",
+        "listen", "5000",
+    ]);
+    let mut server = t.spawn(&t.us, &sargs, &down, &srv_out);
+    t.wait_stack_up(&t.us);
+    let mut client = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "connect", "10.7.0.1:5000"]),
+        &up,
+        &cli_out,
+    );
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert!(ctr(&k, "MPTcpExtMPJoinSynAckRx") >= 1, "{k:?}");
+    check_capture_with_tshark(&pcap, 1, false);
+    // The ADD_ADDR (subtype 3) is in the capture and the dissector reads its address.
+    let add = tshark(
+        &pcap,
+        &[
+            "-Y",
+            "tcp.options.mptcp.subtype == 3",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.options.mptcp.ipv4",
+        ],
+    );
+    assert!(
+        add.lines().any(|l| l.split(',').any(|a| a == "10.7.0.2")),
+        "no ADD_ADDR 10.7.0.2 in:\n{add}"
+    );
     t.teardown();
 }
