@@ -522,6 +522,7 @@ fn our_client_to_kernel_server() {
         .output()
         .expect("ip route");
     assert!(routes.stdout.is_empty(), "route left behind");
+    t.teardown();
 }
 
 /// A kernel client sends 5 MB to our server, which sends 1 MB back.
@@ -551,6 +552,7 @@ fn kernel_client_to_our_server() {
     let k = t.nstat(&t.kernel);
     assert_eq!(k.get("MPTcpExtMPCapableSYNTX"), Some(&1), "{k:?}");
     assert_eq!(k.get("MPTcpExtMPCapableSYNACKRX"), Some(&1), "{k:?}");
+    t.teardown();
 }
 
 /// Our client with two addresses: the second joins the kernel server's connection
@@ -589,6 +591,7 @@ fn our_client_joins_second_subflow() {
         0,
         "{k:?}"
     );
+    t.teardown();
 }
 
 /// Our server with two addresses announces the second (ADD_ADDR); the kernel client
@@ -620,6 +623,7 @@ fn kernel_client_joins_announced_address() {
     assert_eq!(k.get("MPTcpExtAddAddr"), Some(&1), "{k:?}");
     assert_eq!(k.get("MPTcpExtMPJoinSynTx"), Some(&1), "{k:?}");
     assert_eq!(k.get("MPTcpExtMPJoinSynAckRx"), Some(&1), "{k:?}");
+    t.teardown();
 }
 
 /// A kernel server with MPTCP disabled: our client falls back to TCP, says so, and the
@@ -660,6 +664,7 @@ fn fallback_to_plain_tcp_server() {
     );
     assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
     assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    t.teardown();
 }
 
 /// Errors are one line with a non-zero exit: a bad scheduler name, nothing listening, no
@@ -694,6 +699,7 @@ fn errors_are_one_line() {
     assert_eq!(cerr.lines().count(), 1, "{cerr}");
     assert!(cerr.contains("unreachable"), "{cerr}");
     assert!(started.elapsed() < Duration::from_secs(10), "slow failure");
+    t.teardown();
 }
 
 /// Ctrl-C (SIGINT) undoes everything the stack added: route, device, forwarding sysctl.
@@ -757,6 +763,7 @@ fn sigint_undoes_host_configuration() {
         .output()
         .expect("ip route");
     assert!(routes.stdout.is_empty(), "route left behind");
+    t.teardown();
 }
 
 /// Runs `args` inside namespace `ns` and panics when it fails.
@@ -960,6 +967,7 @@ fn checksum_case(down_len: usize) {
     assert_eq!(ctr(&k, "MPTcpExtMPFailTx"), 0, "{k:?}");
     assert_eq!(ctr(&k, "MPTcpExtDSSCorruptionFallback"), 0, "{k:?}");
     assert_eq!(ctr(&k, "MPTcpExtDSSCorruptionReset"), 0, "{k:?}");
+    t.teardown();
 }
 
 /// A middlebox (nftables in the kernel namespace) strips MP_CAPABLE from SYNs: the
@@ -1012,6 +1020,7 @@ fn mptcp_option_stripped_from_syn() {
     assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
     let k = t.nstat(&t.kernel);
     assert_eq!(ctr(&k, "MPTcpExtMPCapableSYNRX"), 0, "{k:?}");
+    t.teardown();
 }
 
 /// Our client is interrupted mid-connection (SIGINT): the kernel should learn that the
@@ -1057,6 +1066,7 @@ fn our_abort_reaches_kernel() {
     // The kernel server ends once its connection is torn down.
     let (ss, serr) = server.wait();
     assert!(!ss.success(), "kernel server did not see the abort: {serr}");
+    t.teardown();
 }
 
 /// The kernel kills its socket (`ss -K`): our client exits with a one-line error.
@@ -1099,6 +1109,7 @@ fn kernel_abort_ends_our_client() {
     assert_eq!(cerr.lines().count(), 1, "{cerr}");
     assert!(cerr.contains("reset"), "{cerr}");
     drop(server);
+    t.teardown();
 }
 
 /// The kernel client adds its second path as a backup subflow: while the first path is
@@ -1163,6 +1174,7 @@ fn kernel_backup_subflow_is_not_used() {
         d2 < 300_000,
         "backup path carried {d2} bytes (regular path {d1}); {k:?}"
     );
+    t.teardown();
 }
 
 /// Path 2's link goes down mid-transfer: the transfer finishes on path 1, intact.
@@ -1212,6 +1224,7 @@ fn link_down_case(dev: &str) {
     assert!(ss.success(), "server failed: {serr}");
     assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
     assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    t.teardown();
 }
 
 /// The kernel server announces a second address: our client joins it; the kernel then
@@ -1279,6 +1292,7 @@ fn kernel_announces_then_removes_address() {
         first(us, gone),
         first(gone, us)
     );
+    t.teardown();
 }
 
 /// The kernel client turns its second, regular subflow into a backup mid-transfer
@@ -1357,6 +1371,7 @@ fn kernel_marks_subflow_backup_mid_transfer() {
         d2 < 100_000,
         "backup path carried {d2} bytes after MP_PRIO (regular path {d1}); {k:?}"
     );
+    t.teardown();
 }
 
 /// Whether `iperf3` runs here; as root, tries to install it with apt-get first.
@@ -1465,6 +1480,7 @@ fn our_perf_client_to_iperf3_server() {
             "iperf3 ran without MPTCP: {k:?}"
         );
     }
+    t.teardown();
 }
 
 /// Bytes sent by v{p}a in "us" for each path `1..=paths`.
@@ -1611,7 +1627,7 @@ fn kernel_client_joins_three_announced_addresses() {
     }
     for (i, d) in theirs.iter().enumerate() {
         assert!(
-            *d >= 600_000,
+            *d >= 300_000,
             "kernel path {} carried only {d} bytes: {theirs:?}",
             i + 1
         );
