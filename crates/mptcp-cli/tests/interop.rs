@@ -1161,7 +1161,10 @@ fn kernel_backup_subflow_is_not_used() {
     );
     t.shape(1, "40mbit");
     t.shape(2, "40mbit");
-    let up = t.data_file("up.bin", 200_000, 25);
+    // The kernel client keeps sending for a while (0.4 s): once it has closed its sending
+    // side, Linux opens no more subflows, and a loaded machine can delay the join past a
+    // shorter upload.
+    let up = t.data_file("up.bin", 2_000_000, 25);
     let down = t.data_file("down.bin", 6_000_000, 26);
     let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
     let mut sargs = Topology::stack_args(1);
@@ -1526,6 +1529,28 @@ impl Topology {
             .max()
             .unwrap_or(0)
     }
+
+    /// Waits (up to 20 s) until a kernel MPTCP socket has `n` subflows at once; on timeout
+    /// the panic shows the most seen and the kernel's join and ADD_ADDR counters.
+    fn wait_kernel_subflows(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut most = 0;
+        while Instant::now() < deadline {
+            let now = self.kernel_subflows(&self.kernel);
+            most = most.max(now);
+            if now >= n {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let k = self.nstat(&self.kernel);
+        let mut seen: Vec<_> = k
+            .iter()
+            .filter(|(name, v)| **v > 0 && (name.contains("Join") || name.contains("AddAddr")))
+            .collect();
+        seen.sort();
+        panic!("the kernel never had {n} subflows at once (at most {most}); {seen:?}");
+    }
 }
 
 /// Our client with four addresses: the three others join the kernel server's connection
@@ -1555,11 +1580,7 @@ fn our_client_joins_four_subflows() {
     let mut cargs = Topology::stack_args(4);
     cargs.extend(args(&["cat", "connect", "10.7.1.2:5000"]));
     let mut client = t.spawn(&t.us, &cargs, &up, &cli_out);
-    wait_until(
-        Duration::from_secs(20),
-        "four subflows in the kernel",
-        || t.kernel_subflows(&t.kernel) >= 4,
-    );
+    t.wait_kernel_subflows(4);
     let (cs, cerr) = client.wait();
     let (ss, serr) = server.wait();
     assert!(cs.success(), "client failed: {cerr}");
@@ -1608,11 +1629,7 @@ fn kernel_client_joins_three_announced_addresses() {
         &up,
         &cli_out,
     );
-    wait_until(
-        Duration::from_secs(20),
-        "four subflows in the kernel",
-        || t.kernel_subflows(&t.kernel) >= 4,
-    );
+    t.wait_kernel_subflows(4);
     let (cs, cerr) = client.wait();
     let (ss, serr) = server.wait();
     assert!(cs.success(), "client failed: {cerr}");
@@ -2115,6 +2132,10 @@ fn pcap_checked_by_tshark_with_checksums() {
         &t.kernel,
         &["sysctl", "-qw", "net.mptcp.checksum_enabled=1"],
     );
+    // 2 x 20 Mbit/s: the transfer lasts long enough for the join even on a loaded machine
+    // (Linux refuses joins once it has closed its sending side).
+    t.shape(1, "20mbit");
+    t.shape(2, "20mbit");
     let up = t.data_file("up.bin", 3_000_000, 60);
     let down = t.data_file("down.bin", 2_000_000, 61);
     let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
@@ -2165,6 +2186,10 @@ fn pcap_checked_by_tshark_without_checksums() {
         return;
     }
     let t = Topology::new(2);
+    // 2 x 20 Mbit/s: the transfer lasts long enough for the join even on a loaded machine
+    // (Linux opens no subflow once it has closed its sending side).
+    t.shape(1, "20mbit");
+    t.shape(2, "20mbit");
     let up = t.data_file("up.bin", 3_000_000, 62);
     let down = t.data_file("down.bin", 3_000_000, 63);
     let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
