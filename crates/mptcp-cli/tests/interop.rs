@@ -578,6 +578,9 @@ fn kernel_client_to_our_server() {
 fn our_client_joins_second_subflow() {
     skip_unless_able!();
     let t = Topology::new(2);
+    // 2 x 40 Mbit/s: the transfer lasts long enough for the join on a loaded machine.
+    t.shape(1, "40mbit");
+    t.shape(2, "40mbit");
     let up = t.data_file("up.bin", 5_000_000, 5);
     // The server keeps sending while the join happens: Linux refuses joins once it has
     // closed its own sending side.
@@ -617,6 +620,9 @@ fn our_client_joins_second_subflow() {
 fn kernel_client_joins_announced_address() {
     skip_unless_able!();
     let t = Topology::new(2);
+    // 2 x 40 Mbit/s: the transfer lasts long enough for the join on a loaded machine.
+    t.shape(1, "40mbit");
+    t.shape(2, "40mbit");
     let up = t.data_file("up.bin", 5_000_000, 10);
     let down = t.data_file("down.bin", 3_000_000, 11);
     let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
@@ -1345,7 +1351,9 @@ fn kernel_marks_subflow_backup_mid_transfer() {
     );
     t.shape(1, "20mbit");
     t.shape(2, "20mbit");
-    let up = t.data_file("up.bin", 200_000, 31);
+    // The kernel client keeps sending for a while (0.2 s or more): once it has closed its
+    // sending side, Linux opens no more subflows.
+    let up = t.data_file("up.bin", 1_000_000, 31);
     let down = t.data_file("down.bin", 12_000_000, 32);
     let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
     let mut sargs = Topology::stack_args(1);
