@@ -1354,7 +1354,7 @@ fn kernel_marks_subflow_backup_mid_transfer() {
     // The kernel client keeps sending for a while (0.2 s or more): once it has closed its
     // sending side, Linux opens no more subflows.
     let up = t.data_file("up.bin", 1_000_000, 31);
-    let down = t.data_file("down.bin", 12_000_000, 32);
+    let down = t.data_file("down.bin", 16_000_000, 32);
     let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
     let mut sargs = Topology::stack_args(1);
     sargs.extend(args(&["cat", "listen", "5000"]));
@@ -1379,9 +1379,16 @@ fn kernel_marks_subflow_backup_mid_transfer() {
         &t.kernel,
         &["ip", "mptcp", "endpoint", "change", "id", "2", "backup"],
     );
-    // In-flight data and the MP_PRIO's trip: half a second.
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until(Duration::from_secs(10), "the kernel's MP_PRIO", || {
+        ctr(&t.nstat(&t.kernel), "MPTcpExtMPPrioTx") >= 1
+    });
+    // In-flight data and the MP_PRIO's trip.
+    std::thread::sleep(Duration::from_millis(300));
     let (tx1, tx2) = (tx_bytes(&t.us, "v1a"), tx_bytes(&t.us, "v2a"));
+    assert!(
+        Topology::size(&cli_out) < 12_000_000,
+        "the download is almost over before the measurement (machine too loaded?)"
+    );
     let (cs, cerr) = client.wait();
     let (ss, serr) = server.wait();
     assert!(cs.success(), "client failed: {cerr}");
