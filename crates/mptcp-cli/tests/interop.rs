@@ -347,8 +347,10 @@ impl Topology {
             static RUNS: AtomicU32 = AtomicU32::new(0);
             let n = RUNS.fetch_add(1, Ordering::SeqCst);
             let first = addrs.first().map_or(String::new(), |a| a.replace(':', "_"));
+            let file = format!("{dir}/{}-{n}-{first}.pcap", std::process::id());
+            println!("capture: {file}");
             v.push("--pcap".into());
-            v.push(format!("{dir}/{}-{n}-{first}.pcap", std::process::id()));
+            v.push(file);
         }
         v
     }
@@ -1374,7 +1376,7 @@ fn kernel_marks_subflow_backup_mid_transfer() {
         Topology::size(&cli_out) >= 2_000_000
     });
     let before_change = tx_bytes(&t.us, "v2a") - before2;
-    assert!(Topology::size(&cli_out) < 8_000_000, "transfer too fast");
+    assert!(Topology::size(&cli_out) < 10_000_000, "transfer too fast");
     ns_sh(
         &t.kernel,
         &["ip", "mptcp", "endpoint", "change", "id", "2", "backup"],
@@ -1386,7 +1388,7 @@ fn kernel_marks_subflow_backup_mid_transfer() {
     std::thread::sleep(Duration::from_millis(300));
     let (tx1, tx2) = (tx_bytes(&t.us, "v1a"), tx_bytes(&t.us, "v2a"));
     assert!(
-        Topology::size(&cli_out) < 12_000_000,
+        Topology::size(&cli_out) < 13_000_000,
         "the download is almost over before the measurement (machine too loaded?)"
     );
     let (cs, cerr) = client.wait();
