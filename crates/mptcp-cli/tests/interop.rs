@@ -1244,7 +1244,8 @@ fn link_down_case(dev: &str) {
     wait_until(Duration::from_secs(20), "2 MB uploaded", || {
         Topology::size(&srv_out) >= 2_000_000
     });
-    assert!(Topology::size(&srv_out) < 10_000_000, "transfer too fast");
+    // At least 1 MB of the 12 left (a loaded machine can be slow to report the join).
+    assert!(Topology::size(&srv_out) < 11_000_000, "transfer too fast");
     sh(&["ip", "-n", &t.us, "link", "set", dev, "down"]);
     let (cs, cerr) = client.wait();
     let (ss, serr) = server.wait();
@@ -1286,7 +1287,8 @@ fn kernel_announces_then_removes_address() {
     wait_until(Duration::from_secs(20), "our join to 10.7.2.2", || {
         ctr(&t.nstat(&t.kernel), "MPTcpExtMPJoinAckRx") >= 1
     });
-    assert!(Topology::size(&srv_out) < 10_000_000, "transfer too fast");
+    // At least 1 MB of the 12 left (a loaded machine can be slow to report the join).
+    assert!(Topology::size(&srv_out) < 11_000_000, "transfer too fast");
     ns_sh(&t.kernel, &["ip", "mptcp", "endpoint", "del", "id", "5"]);
     let (cs, cerr) = client.wait();
     let (ss, serr) = server.wait();
