@@ -1,16 +1,18 @@
 //! Interoperability with the Linux kernel's MPTCP, over network namespaces the tests build
-//! themselves. Needs root, `ip`, `nstat` and /dev/net/tun; otherwise each test prints
+//! themselves. Needs root, `ip`, `ss` and /dev/net/tun; otherwise each test prints
 //! "skipped: <reason>" and passes.
 //!
 //! Topology (names carry the process id and a counter, so tests run in parallel):
 //! ```text
-//!  ns "us": mptcp --tun mtun0 --addr 10.7.0.1 [--addr 10.7.0.2]
-//!      va 10.7.1.1/24  <--veth-->  vb 10.7.1.2/24   ns "kernel": mptcp --kernel ...
-//!      vc 10.7.2.1/24  <--veth-->  vd 10.7.2.2/24   (second path, optional)
+//!  ns "us": mptcp --tun mtun0 --addr 10.7.0.1 [--addr 10.7.0.P ...]
+//!      v1a 10.7.1.1/24  <--veth-->  v1b 10.7.1.2/24   ns "kernel": mptcp --kernel ...
+//!      vPa 10.7.P.1/24  <--veth-->  vPb 10.7.P.2/24   (path P, up to 9)
 //! ```
-//! The kernel namespace routes 10.7.0.1 via 10.7.1.1 and 10.7.0.2 via 10.7.2.1; the "us"
-//! namespace sends traffic from 10.7.0.2 out of vc (policy routing). Every case checks the
-//! SHA-256 of what arrived and the kernel's own MPTcpExt counters.
+//! The kernel namespace routes 10.7.0.P via 10.7.P.1; the "us" namespace sends traffic
+//! from 10.7.0.P out of vPa (policy routing). `Topology::new_v6` builds one IPv6 path
+//! instead (stack fd07::1, v1a fd07:1::1/64, v1b fd07:1::2/64). Every case checks the
+//! SHA-256 of what arrived and the kernel's own MPTcpExt counters, and ends with
+//! `teardown()`: no process, TUN device, route or namespace is left behind.
 
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -30,7 +32,7 @@ fn skip_reason() -> Option<String> {
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         return Some("not root".into());
     }
-    for tool in ["ip", "nstat"] {
+    for tool in ["ip", "ss"] {
         let ok = Command::new(tool)
             .arg("-V")
             .stdout(Stdio::null())
@@ -374,19 +376,25 @@ impl Topology {
 
     /// The kernel's MPTcpExt counters in `ns`.
     fn nstat(&self, ns: &str) -> HashMap<String, u64> {
+        // Read from /proc/net/netstat ("MPTcpExt: names" then "MPTcpExt: values") rather
+        // than with nstat, which locks and rewrites one history file shared by every
+        // namespace: parallel tests polling it wait for each other under load.
         let out = Command::new("ip")
-            .args(["netns", "exec", ns, "nstat", "-az"])
+            .args(["netns", "exec", ns, "cat", "/proc/net/netstat"])
             .output()
-            .expect("nstat");
-        String::from_utf8_lossy(&out.stdout)
+            .expect("read /proc/net/netstat");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rows: Vec<&str> = text
             .lines()
-            .filter_map(|l| {
-                let mut it = l.split_whitespace();
-                let name = it.next()?;
-                let value = it.next()?.parse().ok()?;
-                name.starts_with("MPTcpExt")
-                    .then(|| (name.to_string(), value))
-            })
+            .filter_map(|l| l.strip_prefix("MPTcpExt:"))
+            .collect();
+        let [names, values] = rows[..] else {
+            panic!("no MPTcpExt counters in /proc/net/netstat:\n{text}");
+        };
+        names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .filter_map(|(n, v)| Some((format!("MPTcpExt{n}"), v.parse().ok()?)))
             .collect()
     }
 
@@ -803,12 +811,12 @@ fn ctr(k: &HashMap<String, u64>, name: &str) -> u64 {
     k.get(name).copied().unwrap_or(0)
 }
 
-/// One of the kernel's SNMP/netstat counters in `ns` (`nstat` name), 0 when absent.
-fn snmp_counter(ns: &str, name: &str) -> u64 {
+/// One of the kernel's IPv6 SNMP counters in `ns` (/proc/net/snmp6), 0 when absent.
+fn snmp6_counter(ns: &str, name: &str) -> u64 {
     let out = Command::new("ip")
-        .args(["netns", "exec", ns, "nstat", "-az", name])
+        .args(["netns", "exec", ns, "cat", "/proc/net/snmp6"])
         .output()
-        .expect("nstat");
+        .expect("read /proc/net/snmp6");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| {
@@ -1783,7 +1791,7 @@ fn ipv6_peer_announces_mss_above_our_mtu() {
     assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
     assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
     // No packet of ours was too big for the link.
-    let too_big = snmp_counter(&t.us, "Icmp6OutPktTooBigs");
+    let too_big = snmp6_counter(&t.us, "Icmp6OutPktTooBigs");
     assert_eq!(too_big, 0, "packets too big for the link");
     assert!(started.elapsed() < Duration::from_secs(10), "slow transfer");
     t.teardown();
