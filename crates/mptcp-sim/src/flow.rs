@@ -120,6 +120,7 @@ pub struct Flow {
 }
 
 fn config_for(spec: &FlowSpec, mss: u16) -> EndpointConfig {
+    let defaults = EndpointConfig::default();
     EndpointConfig {
         mptcp: spec.kind == FlowKind::Mptcp,
         congestion: spec.cc,
@@ -127,7 +128,13 @@ fn config_for(spec: &FlowSpec, mss: u16) -> EndpointConfig {
         path_manager: spec.path_manager,
         checksum: spec.checksum,
         mss,
-        ..EndpointConfig::default()
+        send_buffer: spec
+            .send_buffer
+            .map_or(defaults.send_buffer, |b| b as usize),
+        recv_buffer: spec
+            .recv_buffer
+            .map_or(defaults.recv_buffer, |b| b as usize),
+        ..defaults
     }
 }
 

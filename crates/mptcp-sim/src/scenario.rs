@@ -256,6 +256,10 @@ pub struct FlowSpec {
     pub path_manager: PathManagerKind,
     /// DSS checksums.
     pub checksum: bool,
+    /// Send buffer of both ends, bytes (`send_buffer`; default: the engine's).
+    pub send_buffer: Option<u64>,
+    /// Receive buffer of both ends, bytes (`recv_buffer`; default: the engine's).
+    pub recv_buffer: Option<u64>,
 }
 
 /// A validated scenario.
@@ -320,13 +324,15 @@ struct RawFlow {
     scheduler: Option<Value>,
     path_manager: Option<Value>,
     checksum: Option<Value>,
+    send_buffer: Option<Value>,
+    recv_buffer: Option<Value>,
 }
 
 const SCENARIO_KEYS: &str = "seed, duration, path, flow";
 const PATH_KEYS: &str = "rate, delay, queue, loss, reorder, duplicate, middlebox, mtu, event";
 const EVENT_KEYS: &str = "at, action, rate, delay, loss, queue";
-const FLOW_KEYS: &str =
-    "kind, paths, bytes, start, direction, cc, scheduler, path_manager, checksum";
+const FLOW_KEYS: &str = "kind, paths, bytes, start, direction, cc, scheduler, path_manager, \
+     checksum, send_buffer, recv_buffer";
 
 /// Validation context: the file name and helpers that build errors.
 struct Ctx<'a> {
@@ -775,6 +781,17 @@ fn validate_flow(
         Some(Value::Boolean(b)) => *b,
         Some(v) => return Err(cx.invalid(&f("checksum"), "true or false", v)),
     };
+    // Buffers: at least one full segment, at most 1 GB.
+    let buffer = |v: &Option<Value>, name: &str| -> Result<Option<u64>, ScenarioError> {
+        let Some(v) = v else { return Ok(None) };
+        let n = cx.size(v, &f(name))?;
+        if !(2048..=1 << 30).contains(&n) {
+            return Err(cx.invalid(&f(name), "a size between 2KB and 1GB", v));
+        }
+        Ok(Some(n))
+    };
+    let send_buffer = buffer(&raw.send_buffer, "send_buffer")?;
+    let recv_buffer = buffer(&raw.recv_buffer, "recv_buffer")?;
     Ok(FlowSpec {
         kind,
         paths,
@@ -785,6 +802,8 @@ fn validate_flow(
         scheduler,
         path_manager,
         checksum,
+        send_buffer,
+        recv_buffer,
     })
 }
 

@@ -372,3 +372,23 @@ fn mtu_defaults_to_ethernet_and_is_checked() {
     let msg = err(&with_path("mtu = 100"));
     assert!(msg.contains("path[0].mtu"), "{msg}");
 }
+
+#[test]
+fn flow_buffers_are_sizes_within_bounds() {
+    let base =
+        "[[path]]\nrate = \"10Mbit\"\ndelay = \"1ms\"\n[[flow]]\npaths = [0]\nbytes = \"1MB\"\n";
+    let s = Scenario::from_toml(
+        &format!("{base}recv_buffer = \"512KB\"\nsend_buffer = 65536\n"),
+        "b.toml",
+    )
+    .unwrap();
+    assert_eq!(s.flows[0].recv_buffer, Some(512_000));
+    assert_eq!(s.flows[0].send_buffer, Some(65_536));
+    let s = Scenario::from_toml(base, "b.toml").unwrap();
+    assert_eq!(
+        (s.flows[0].recv_buffer, s.flows[0].send_buffer),
+        (None, None)
+    );
+    let e = Scenario::from_toml(&format!("{base}recv_buffer = \"1KB\"\n"), "b.toml").unwrap_err();
+    assert!(e.to_string().contains("flow[0].recv_buffer"), "{e}");
+}
