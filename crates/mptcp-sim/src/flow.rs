@@ -468,6 +468,23 @@ impl Flow {
         }
     }
 
+    /// Bytes sent so far per path, ascending by path (subflows on the same path summed).
+    pub fn bytes_per_path(&self) -> Vec<(usize, u64)> {
+        let from_server = self.sender_side() == SERVER;
+        let mut per: BTreeMap<usize, u64> = BTreeMap::new();
+        for sf in self.subflows.values() {
+            let ip = if from_server {
+                sf.remote.ip()
+            } else {
+                sf.local.ip()
+            };
+            if let Some(p) = path_of_ip(ip, self.n_paths) {
+                *per.entry(p).or_default() += sf.bytes_sent;
+            }
+        }
+        per.into_iter().collect()
+    }
+
     /// The flow's report at time `end`.
     pub fn report(&self, end: Instant) -> FlowReport {
         let bytes = self.spec.bytes;

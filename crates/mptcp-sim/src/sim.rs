@@ -15,7 +15,7 @@ use crate::middlebox::{Middlebox, Side as Dir};
 use crate::packet::ipv4_dst;
 use crate::pcap::{PcapError, PcapSet};
 use crate::pool::BufPool;
-use crate::report::{Report, RunStats, TimelineEvent};
+use crate::report::{PathSample, Report, RunStats, TimelineEvent};
 use crate::rng::{derive_seed, Stream};
 use crate::scenario::{PathAction, Scenario};
 use crate::topology::{flow_of_client, flow_of_server, path_of_client_side};
@@ -32,6 +32,9 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Write `DIR/path{N}.pcap` captures.
     pub pcap_dir: Option<PathBuf>,
+    /// Record every flow's bytes sent per path at this interval ([`Report::samples`]).
+    /// Sampling only reads counters: the run itself is unchanged.
+    pub sample_interval: Option<Duration>,
 }
 
 /// Why a run failed (a malformed scenario is rejected earlier, by [`Scenario`]).
@@ -213,6 +216,7 @@ pub struct Simulation {
     flows: Vec<Flow>,
     scenario: Scenario,
     end: Instant,
+    sample_interval: Option<mptcp_proto::Duration>,
 }
 
 impl Simulation {
@@ -285,13 +289,26 @@ impl Simulation {
             flows,
             scenario,
             end,
+            sample_interval: opts
+                .sample_interval
+                .filter(|d| !d.is_zero())
+                .map(|d| mptcp_proto::Duration::from_nanos(d.as_nanos() as u64)),
         })
     }
 
     /// Runs until every flow finished, nothing is left to do, or the time limit.
     pub fn run(mut self) -> Result<Report, SimError> {
         let wall = std::time::Instant::now();
+        let mut samples = Vec::new();
+        let mut next_sample = self.sample_interval.map(|_| Instant::ZERO);
         while let Some(next) = self.net.heap.pop() {
+            while let (Some(t), Some(every)) = (next_sample, self.sample_interval) {
+                if t > next.at.min(self.end) {
+                    break;
+                }
+                self.sample(t, &mut samples);
+                next_sample = Some(t + every);
+            }
             if next.at > self.end {
                 self.net.now = self.end;
                 break;
@@ -329,7 +346,23 @@ impl Simulation {
             sim_time_s: end.as_secs_f64(),
             wall_time_s: wall.elapsed().as_secs_f64(),
             events: std::mem::take(&mut self.net.timeline),
+            samples,
         })
+    }
+
+    /// Appends every flow's cumulative bytes sent per path at time `t`.
+    fn sample(&mut self, t: Instant, out: &mut Vec<PathSample>) {
+        for (i, f) in self.flows.iter_mut().enumerate() {
+            f.snapshot();
+            for (path, bytes) in f.bytes_per_path() {
+                out.push(PathSample {
+                    time_s: t.as_secs_f64(),
+                    flow: i,
+                    path,
+                    bytes,
+                });
+            }
+        }
     }
 
     fn dispatch(&mut self, action: Action) {

@@ -118,6 +118,7 @@ fn pcap_files_are_written() {
         &RunOptions {
             seed: None,
             pcap_dir: Some(dir.clone()),
+            ..RunOptions::default()
         },
     )
     .unwrap();
@@ -199,4 +200,52 @@ direction = "download"
     let r = run(&s, &RunOptions::default()).unwrap();
     let f = &r.flows[0];
     assert!(f.fallback && f.integrity_ok, "{}", r.to_text());
+}
+
+/// Sampling reads counters only: the run is the same with and without it, and the samples
+/// show the path going down (5 s) and coming back (10 s) in `path-down-up.toml`.
+#[test]
+fn samples_follow_bytes_per_path_without_changing_the_run() {
+    let s = load("path-down-up.toml");
+    let plain = run(&s, &RunOptions::default()).unwrap();
+    let opts = RunOptions {
+        sample_interval: Some(std::time::Duration::from_millis(500)),
+        ..RunOptions::default()
+    };
+    let sampled = run(&s, &opts).unwrap();
+    assert!(plain.samples.is_empty());
+    assert_eq!(plain.flows, sampled.flows);
+    assert_eq!(plain.events, sampled.events);
+    let bytes_at = |path: usize, t: f64| {
+        sampled
+            .samples
+            .iter()
+            .filter(|x| x.path == path && x.time_s <= t + 1e-9)
+            .map(|x| x.bytes)
+            .last()
+            .unwrap_or(0)
+    };
+    // Cumulative per path, never decreasing.
+    for p in 0..2 {
+        let series: Vec<u64> = sampled
+            .samples
+            .iter()
+            .filter(|x| x.path == p)
+            .map(|x| x.bytes)
+            .collect();
+        assert!(
+            series.windows(2).all(|w| w[0] <= w[1]),
+            "path {p}: {series:?}"
+        );
+    }
+    // Path 1 carries data before 5 s, nothing while down (6-9.5 s), data again after 10 s.
+    assert!(bytes_at(1, 4.5) > bytes_at(1, 1.0));
+    assert_eq!(bytes_at(1, 9.5), bytes_at(1, 6.0));
+    assert!(bytes_at(0, 9.5) > bytes_at(0, 6.0));
+    let done = sampled.flows[0].completion_time_s.unwrap();
+    assert!(done > 10.5, "finished at {done} s");
+    assert!(
+        bytes_at(1, done) > bytes_at(1, 10.0),
+        "path 1 unused after it came back"
+    );
 }
