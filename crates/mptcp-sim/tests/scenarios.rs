@@ -222,7 +222,7 @@ fn samples_follow_bytes_per_path_without_changing_the_run() {
             .iter()
             .filter(|x| x.path == path && x.time_s <= t + 1e-9)
             .map(|x| x.bytes)
-            .last()
+            .next_back()
             .unwrap_or(0)
     };
     // Cumulative per path, never decreasing.
