@@ -784,6 +784,7 @@ impl Subflow {
             }
             match self.recovery {
                 Some(rec) if ack >= rec.point => {
+                    self.cc.on_recovery_ack(now, newly);
                     self.recovery = None;
                     self.retx_log.clear();
                     self.lost_again.clear();
@@ -798,6 +799,8 @@ impl Subflow {
                     // After a timeout the window restarts in slow start (RFC 5681 §3.1).
                     if rec.after_rto {
                         self.cc.on_ack(now, newly, view);
+                    } else {
+                        self.cc.on_recovery_ack(now, newly);
                     }
                 }
                 None => {
@@ -944,6 +947,7 @@ impl Subflow {
             srtt: self.rtt.srtt().unwrap_or(initial_rtt),
             mss: self.mss,
             active: self.state.can_send() && !self.stale,
+            loss_interval: self.cc.loss_interval(),
         }
     }
 }
@@ -980,6 +984,7 @@ mod tests {
             srtt: Duration::from_millis(100),
             mss: 1000,
             active: true,
+            loss_interval: 0,
         }]
     }
 
