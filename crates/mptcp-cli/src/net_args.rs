@@ -30,7 +30,8 @@ pub struct NetArgs {
     /// Packet scheduler of the user-space stack.
     #[arg(long, value_name = "S")]
     pub scheduler: Option<String>,
-    /// Congestion control (user-space stack; with --kernel, the sockets' Linux name).
+    /// Congestion control: reno (default), cubic, or the coupled lia, olia, balia
+    /// (user-space stack; with --kernel, the sockets' Linux name).
     #[arg(long, value_name = "C")]
     pub cc: Option<String>,
     /// Path manager of the user-space stack.

@@ -16,8 +16,16 @@ pub struct EndpointConfig {
     pub max_half_open: usize,
     /// Send buffer per connection, bytes.
     pub send_buffer: usize,
-    /// Receive buffer per connection, bytes (also bounds out-of-order data).
+    /// Receive buffer per connection, bytes (also bounds out-of-order data). With
+    /// `recv_buffer_autotune` this is the largest the advertised buffer grows to.
     pub recv_buffer: usize,
+    /// Receive-buffer autotuning (dynamic right-sizing, as Linux's `tcp_moderate_rcvbuf`),
+    /// on by default: the connection starts with a 128 KiB buffer (at least 64 KiB per
+    /// subflow) and grows it, once per largest subflow RTT, to twice the bytes the
+    /// application read in that RTT (2 × Σ bandwidth × RTT_max) plus room for a sender in
+    /// slow start; never above `recv_buffer`, never shrinking the advertised window. Off:
+    /// `recv_buffer` is advertised from the start.
+    pub recv_buffer_autotune: bool,
     /// Most out-of-order ranges tracked per subflow and per connection.
     pub max_ooo_ranges: usize,
     /// Most packets queued for transmission by the endpoint itself (RSTs, challenge ACKs).
@@ -76,6 +84,7 @@ impl Default for EndpointConfig {
             max_half_open: 1024,
             send_buffer: 4 << 20,
             recv_buffer: 4 << 20,
+            recv_buffer_autotune: true,
             max_ooo_ranges: 1024,
             max_pending_control: 1024,
             mss: 1460,

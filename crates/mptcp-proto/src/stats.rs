@@ -61,6 +61,9 @@ pub struct ConnectionStats {
     pub bytes_acked: u64,
     /// Application bytes delivered to `recv`.
     pub bytes_read: u64,
+    /// Receive buffer the window is currently advertised from, bytes (grown by
+    /// autotuning up to `EndpointConfig::recv_buffer`).
+    pub recv_buffer: u64,
     /// Bytes received at data level that were already there (reinjections, duplicates).
     pub duplicate_bytes: u64,
     /// Bytes sent again on another subflow (MPTcpExt Reinjections equivalent, in bytes).

@@ -19,6 +19,8 @@ pub const MAX_PATHS: usize = 250;
 /// Most flows a scenario may declare (addresses 10.x.{f}.1).
 pub const MAX_FLOWS: usize = 250;
 
+/// Congestion-control names the simulator accepts: the engine's.
+pub const KNOWN_CCS: &[&str] = mptcp_proto::congestion::CC_NAMES;
 /// Scheduler names the simulator accepts: the engine's.
 pub const KNOWN_SCHEDULERS: &[&str] = mptcp_proto::scheduler::SCHEDULER_NAMES;
 /// Path-manager names the simulator accepts: the engine's.
@@ -753,10 +755,9 @@ fn validate_flow(
     let cc = match &raw.cc {
         None => CcAlgorithm::Reno,
         Some(v) => {
-            let s = cx.string(v, &f("cc"), "a congestion-control name like \"reno\"")?;
-            CcAlgorithm::from_name(s).map_err(|e| {
-                cx.invalid(&f("cc"), &format!("a known congestion control ({e})"), v)
-            })?
+            let expected = format!("one of {}", quoted_list(KNOWN_CCS));
+            let s = cx.string(v, &f("cc"), &expected)?;
+            CcAlgorithm::from_name(s).map_err(|_| cx.invalid(&f("cc"), &expected, v))?
         }
     };
     let scheduler = match &raw.scheduler {

@@ -488,9 +488,12 @@ impl Connection {
             sf.ack_now = true;
             return;
         }
-        if let (true, Some((tsval, _))) = (sf.ts_ok, opts.timestamp) {
+        if let (true, Some((tsval, tsecr))) = (sf.ts_ok, opts.timestamp) {
             if seg_off <= sf.rcv_nxt {
                 sf.ts_recent = tsval;
+            }
+            if !seg.payload.is_empty() {
+                sf.on_data_timestamp(now, tsecr);
             }
         }
         if seg.flags.syn() {
@@ -1199,6 +1202,7 @@ impl Connection {
         }
         let start = seg_off + skip;
         if accepted_end > start {
+            self.autotune_recv_buffer(now, accepted_end - start);
             let filled = self.subflows[idx].on_received(start, accepted_end);
             out_of_order |= filled;
             let sf = &mut self.subflows[idx];

@@ -5,6 +5,7 @@
 //! `input` (segments in), `output` (segments out), `timers`, `signal` (ADD_ADDR,
 //! REMOVE_ADDR, MP_PRIO, FASTCLOSE), `schedule` (assigning data to subflows).
 
+mod autotune;
 pub(crate) mod input;
 pub(crate) mod output;
 pub mod reassembly;
@@ -24,6 +25,7 @@ use crate::scheduler::Scheduler;
 use crate::stats::{ConnectionStats, SubflowStats};
 use crate::tcp::{Subflow, TcpState};
 use crate::time::{Duration, Instant};
+use autotune::RecvAutotune;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reassembly::Reassembly;
@@ -133,6 +135,8 @@ pub struct Connection {
     pub(crate) rcv_fin: Option<u64>,
     pub(crate) peer_finished_reported: bool,
     pub(crate) rcv_adv_edge: u64,
+    /// Receive-buffer autotuning: the buffer the window is advertised from.
+    pub(crate) rcv_tune: RecvAutotune,
     /// Fallback receive mapping: (subflow offset, data offset) of the same byte.
     pub(crate) rx_infinite: Option<(u64, u64)>,
     /// Fallback send mapping likewise.
@@ -219,6 +223,11 @@ impl Connection {
             rcv_fin: None,
             peer_finished_reported: false,
             rcv_adv_edge: 0,
+            rcv_tune: RecvAutotune::new(
+                config.recv_buffer as u64,
+                config.recv_buffer_autotune,
+                u64::from(config.mss),
+            ),
             rx_infinite: None,
             tx_infinite: None,
             conn_timers: [None; 3],
@@ -319,11 +328,42 @@ impl Connection {
         }
     }
 
+    /// The receive buffer the window is advertised from: `EndpointConfig::recv_buffer`,
+    /// or less while autotuning has not grown it (and opened the window) that far.
+    pub(crate) fn recv_buffer(&self) -> u64 {
+        self.rcv_tune.offered()
+    }
+
+    /// Largest RTT among the subflows that can receive, for receive-buffer autotuning: the
+    /// receiver-side estimate from timestamps, else the sender-side smoothed RTT.
+    pub(crate) fn recv_rtt_max(&self) -> Option<Duration> {
+        self.subflows
+            .iter()
+            .filter(|s| s.state.can_receive())
+            .filter_map(|s| s.rcv_rtt.or(s.rtt.srtt()))
+            .max()
+    }
+
+    /// One autotuning step after `len` new bytes arrived at `now`.
+    pub(crate) fn autotune_recv_buffer(&mut self, now: Instant, len: u64) {
+        let receiving = self
+            .subflows
+            .iter()
+            .filter(|s| s.state.can_receive())
+            .count();
+        self.rcv_tune.on_subflows(receiving);
+        self.rcv_tune.on_segment(len);
+        let rtt = self.recv_rtt_max();
+        let read = self.recv.read_offset();
+        let unread = self.recv.readable_len() as u64;
+        self.rcv_tune.on_data(now, read, unread, rtt);
+    }
+
     /// Our receive window in bytes, never shrinking the advertised right edge.
     pub(crate) fn receive_window(&mut self) -> u64 {
         let ack = self.recv.next_offset();
         let unread = self.recv.readable_len() as u64;
-        let free = (self.config.recv_buffer as u64).saturating_sub(unread);
+        let free = self.recv_buffer().saturating_sub(unread);
         let edge = (self.recv.read_offset() + unread + free).max(self.rcv_adv_edge);
         let edge = edge.max(ack);
         self.rcv_adv_edge = edge;
@@ -365,11 +405,10 @@ impl Connection {
             let before = self.rcv_adv_edge.saturating_sub(self.recv.next_offset());
             let after = {
                 let unread = self.recv.readable_len() as u64;
-                (self.config.recv_buffer as u64)
+                self.recv_buffer()
                     .saturating_sub(unread + self.recv.out_of_order_bytes())
             };
-            let threshold =
-                (self.config.recv_buffer as u64 / 4).max(2 * u64::from(self.config.mss));
+            let threshold = (self.recv_buffer() / 4).max(2 * u64::from(self.config.mss));
             if after > before + threshold
                 || (before < u64::from(self.config.mss) && after >= u64::from(self.config.mss))
             {
@@ -465,6 +504,7 @@ impl Connection {
         st.fallback = self.fell_back;
         st.checksum = self.checksum && self.mode == Mode::Mptcp;
         st.bytes_acked = self.data_una.min(self.send_buf.end());
+        st.recv_buffer = self.recv_buffer();
         st.subflows = self
             .subflows
             .iter()

@@ -184,7 +184,7 @@ impl Connection {
         if deny {
             flags_mpc |= MpCapable::FLAG_C;
         }
-        let window = self.config.recv_buffer.min(65535) as u16;
+        let window = self.recv_buffer().min(65535) as u16;
         let sf = &self.subflows[idx];
         let passive = sf.state == TcpState::SynReceived;
         let mut opts = TcpOptions::new();
