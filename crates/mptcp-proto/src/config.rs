@@ -1,7 +1,7 @@
 //! Endpoint and connection configuration: every limit the engine enforces lives here.
 
 use crate::congestion::CcAlgorithm;
-use crate::path_manager::PathManagerKind;
+use crate::path_manager::{PathManagerKind, PmEndpoint, PmLimits, RejoinPolicy};
 use crate::scheduler::SchedulerKind;
 use crate::time::Duration;
 
@@ -66,8 +66,17 @@ pub struct EndpointConfig {
     pub keepalive: Option<Duration>,
     /// TIME_WAIT duration (2 MSL).
     pub time_wait: Duration,
-    /// Extra local addresses the server announces with ADD_ADDR (address ID = index + 1).
+    /// Extra local addresses the server announces with ADD_ADDR (address ID = index + 1),
+    /// with the `default`, `fullmesh` and `lb-server` path managers.
     pub announce_addrs: Vec<std::net::IpAddr>,
+    /// The endpoint table of the `endpoints` path manager (`ip mptcp endpoint`).
+    pub pm_endpoints: Vec<PmEndpoint>,
+    /// The limits of the `endpoints` path manager (`ip mptcp limits`; the kernel's defaults,
+    /// 2 subflows and no announcement accepted).
+    pub pm_limits: PmLimits,
+    /// Re-opening of subflows lost to timeouts or resets (`None`: never, as Linux's
+    /// in-kernel path manager).
+    pub rejoin: Option<RejoinPolicy>,
     /// ADD_ADDR retransmissions until echoed (Linux: one per `add_addr_timeout`).
     pub add_addr_retries: u32,
     /// Interval between ADD_ADDR retransmissions.
@@ -106,6 +115,9 @@ impl Default for EndpointConfig {
             keepalive: None,
             time_wait: Duration::from_secs(60),
             announce_addrs: Vec::new(),
+            pm_endpoints: Vec::new(),
+            pm_limits: PmLimits::default(),
+            rejoin: Some(RejoinPolicy::default()),
             add_addr_retries: 4,
             add_addr_timeout: Duration::from_secs(2),
             max_remote_addrs: 8,

@@ -206,7 +206,9 @@ impl Endpoint {
             key,
             local_addrs,
             self.config.scheduler.build(),
-            self.config.path_manager.build(),
+            self.config
+                .path_manager
+                .build(&self.config, role == Role::Client),
         );
         if mptcp {
             self.tokens.insert(crate::crypto::token(key), h);
@@ -398,14 +400,16 @@ impl Endpoint {
         let Some(conn) = self.connections.get_mut(&h) else {
             return;
         };
+        conn.pm_flush(now);
         let opens = std::mem::take(&mut conn.pending_opens);
-        for (local_ip, remote) in opens {
-            let Some(port) = self.free_port(local_ip, remote) else {
+        for o in opens {
+            let Some(port) = self.free_port(o.local, o.remote) else {
                 continue;
             };
             let conn = self.connections.get_mut(&h).expect("present");
-            let local = SocketAddr::new(local_ip, port);
-            if let Some(idx) = conn.open_join(now, local, remote) {
+            let local = SocketAddr::new(o.local, port);
+            let remote = o.remote;
+            if let Some(idx) = conn.open_join(now, local, remote, o.backup, o.local_id) {
                 let id = conn.subflows[idx].id;
                 self.tuples.insert((local, remote), (h, id));
             }
@@ -661,6 +665,35 @@ impl Endpoint {
         if let Some(c) = self.conn_mut(conn) {
             c.remove_local_addr(addr);
             self.touch(conn.0, now);
+        }
+    }
+
+    /// The driver reports a local address usable: an interface came (back) up or the
+    /// address was added. Every connection's path manager may open subflows from it at once
+    /// (re-opening the ones lost while it was down); subflows from it that survived
+    /// retransmit at once. A client connection adds an address it did not know.
+    pub fn address_up(&mut self, now: Instant, ip: IpAddr) {
+        let handles: Vec<u64> = self.connections.keys().copied().collect();
+        for h in handles {
+            if let Some(c) = self.connections.get_mut(&h) {
+                c.address_up(now, ip);
+            }
+            self.touch(h, now);
+        }
+    }
+
+    /// The driver reports a local address unusable (interface down, address deleted,
+    /// carrier lost). Subflows from it are reset, their data moved to the other subflows,
+    /// unless they are all a connection has; nothing new starts from it until
+    /// [`Endpoint::address_up`]. Unlike [`Endpoint::remove_local_address`] the peer is not
+    /// sent REMOVE_ADDR: the address is expected back.
+    pub fn address_down(&mut self, now: Instant, ip: IpAddr) {
+        let handles: Vec<u64> = self.connections.keys().copied().collect();
+        for h in handles {
+            if let Some(c) = self.connections.get_mut(&h) {
+                c.address_down(now, ip);
+            }
+            self.touch(h, now);
         }
     }
 

@@ -3,11 +3,13 @@
 //!
 //! This file holds the state and the application-facing calls; the stages live beside it:
 //! `input` (segments in), `output` (segments out), `timers`, `signal` (ADD_ADDR,
-//! REMOVE_ADDR, MP_PRIO, FASTCLOSE), `schedule` (assigning data to subflows).
+//! REMOVE_ADDR, MP_PRIO, FASTCLOSE), `schedule` (assigning data to subflows), `pm` (the
+//! path manager's view, events and actions).
 
 mod autotune;
 pub(crate) mod input;
 pub(crate) mod output;
+mod pm;
 pub mod reassembly;
 mod schedule;
 pub mod send_buffer;
@@ -19,7 +21,7 @@ use crate::congestion::CcAlgorithm;
 use crate::endpoint::{ConnectionHandle, SubflowId};
 use crate::error::{ReadError, WriteError};
 use crate::event::{CloseReason, Event};
-use crate::path_manager::PathManager;
+use crate::path_manager::{OpenSubflow, PathManager, PmSubflow};
 use crate::range_set::RangeSet;
 use crate::scheduler::Scheduler;
 use crate::stats::{ConnectionStats, SubflowStats};
@@ -69,7 +71,12 @@ pub(crate) enum ConnTimer {
     DataFin = 1,
     /// Data-level retransmission (RFC 8684 §3.3.6): the DATA_ACK stopped moving.
     DataRetransmit = 2,
+    /// The path manager's own timer (re-opening lost subflows).
+    PathManager = 3,
 }
+
+/// Number of [`ConnTimer`]s.
+pub(crate) const CONN_TIMER_COUNT: usize = 4;
 
 /// A connection and its subflows.
 #[derive(Debug)]
@@ -109,7 +116,13 @@ pub struct Connection {
     /// Address IDs to withdraw with REMOVE_ADDR.
     pub(crate) pending_remove: Vec<u8>,
     /// Subflows the path manager wants opened; the endpoint allocates ports.
-    pub(crate) pending_opens: Vec<(IpAddr, SocketAddr)>,
+    pub(crate) pending_opens: Vec<OpenSubflow>,
+    /// Local addresses reported down or withdrawn: no subflow starts from them.
+    pub(crate) down_addrs: Vec<IpAddr>,
+    /// Address IDs the path manager chose for local addresses (MP_JOIN, REMOVE_ADDR).
+    pub(crate) local_ids: Vec<(IpAddr, u8)>,
+    /// Subflow closures not yet told to the path manager.
+    pub(crate) pm_closed: Vec<(PmSubflow, CloseReason)>,
     // --- sending (data offsets relative to local IDSN + 1) ---
     pub(crate) send_buf: SendBuffer,
     /// Highest DATA_ACK received.
@@ -141,7 +154,7 @@ pub struct Connection {
     pub(crate) rx_infinite: Option<(u64, u64)>,
     /// Fallback send mapping likewise.
     pub(crate) tx_infinite: Option<(u64, u64)>,
-    pub(crate) conn_timers: [Option<Instant>; 3],
+    pub(crate) conn_timers: [Option<Instant>; CONN_TIMER_COUNT],
     /// Consecutive data-level retransmission timeouts without progress.
     pub(crate) data_rtx_backoff: u32,
     pub(crate) scheduler: Box<dyn Scheduler>,
@@ -209,6 +222,9 @@ impl Connection {
             pending_echoes: VecDeque::new(),
             pending_remove: Vec::new(),
             pending_opens: Vec::new(),
+            down_addrs: Vec::new(),
+            local_ids: Vec::new(),
+            pm_closed: Vec::new(),
             send_buf: SendBuffer::new(0, send_buffer),
             data_una: 0,
             data_nxt: 0,
@@ -230,7 +246,7 @@ impl Connection {
             ),
             rx_infinite: None,
             tx_infinite: None,
-            conn_timers: [None; 3],
+            conn_timers: [None; CONN_TIMER_COUNT],
             data_rtx_backoff: 0,
             scheduler,
             path_manager,
@@ -568,41 +584,11 @@ impl Connection {
         }
     }
 
-    /// Runs `f` with the path manager and a view of the connection for it; `None` before
-    /// the first subflow exists.
-    pub(crate) fn with_path_manager<R>(
-        &mut self,
-        f: impl FnOnce(&mut dyn PathManager, &crate::path_manager::PmContext<'_>) -> R,
-    ) -> Option<R> {
-        let pairs = self.subflow_pairs();
-        let first = self.subflows.first()?;
-        let ctx = crate::path_manager::PmContext {
-            is_client: self.role == Role::Client,
-            local_addrs: &self.local_addrs,
-            initial_remote: first.remote,
-            initial_local: first.local,
-            deny_join_initial: self.peer_deny_join_initial,
-            subflows: &pairs,
-            remote_addrs: &self.remote_addrs,
-            max_subflows: self.config.max_subflows,
-        };
-        Some(f(self.path_manager.as_mut(), &ctx))
-    }
-
     /// Plain TCP from the start: subflow and data sequence numbers map one to one.
     pub(crate) fn use_plain_tcp(&mut self) {
         self.mode = Mode::Tcp;
         self.tx_infinite = Some((1, 0));
         self.rx_infinite = Some((1, 0));
-    }
-
-    /// Local addresses available, for the path manager.
-    pub(crate) fn subflow_pairs(&self) -> Vec<(IpAddr, SocketAddr)> {
-        self.subflows
-            .iter()
-            .filter(|s| s.state != TcpState::Closed)
-            .map(|s| (s.local.ip(), s.remote))
-            .collect()
     }
 
     /// Marks a subflow closed and records its 4-tuple for removal; reinjects its data.
@@ -619,6 +605,7 @@ impl Connection {
         let tuple = (sf.local, sf.remote);
         let id = sf.id;
         self.removed_tuples.push(tuple);
+        self.pm_note_closed(idx, reason, was_up);
         self.reinject_from(idx);
         if let Some(sf) = self.subflows.get_mut(idx) {
             sf.clear_mappings();

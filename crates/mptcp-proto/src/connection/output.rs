@@ -176,7 +176,7 @@ impl Connection {
     fn emit_syn(&mut self, now: Instant, idx: usize, buf: &mut Vec<u8>) -> Transmit {
         let mss = self.config.mss;
         let checksum = self.checksum;
-        let deny = self.config.deny_join_initial_addr;
+        let deny = self.deny_join_initial_local();
         let mut flags_mpc = MpCapable::FLAG_H;
         if checksum {
             flags_mpc |= MpCapable::FLAG_A;

@@ -1,5 +1,5 @@
 //! Timer expiry: retransmission (RFC 6298), delayed ACK, keepalive, TIME_WAIT, and the
-//! connection's ADD_ADDR and DATA_FIN retransmissions.
+//! connection's ADD_ADDR and DATA_FIN retransmissions and path-manager timer.
 
 use super::{ConnTimer, Connection, Mode, Role};
 use crate::event::CloseReason;
@@ -45,6 +45,10 @@ impl Connection {
         if self.conn_timers[ConnTimer::DataRetransmit as usize].is_some_and(|t| t <= now) {
             self.conn_timers[ConnTimer::DataRetransmit as usize] = None;
             self.on_data_retransmit_timer(now);
+        }
+        if self.conn_timers[ConnTimer::PathManager as usize].is_some_and(|t| t <= now) {
+            self.conn_timers[ConnTimer::PathManager as usize] = None;
+            self.on_pm_timer(now);
         }
         if self.conn_timers[ConnTimer::DataFin as usize].is_some_and(|t| t <= now) {
             self.conn_timers[ConnTimer::DataFin as usize] = None;
@@ -111,9 +115,23 @@ impl Connection {
                 {
                     self.offer_mptcp = false;
                 }
+                // A join's SYN probes a path while other subflows carry the connection:
+                // as for a failed subflow's data (below), keep probing at least every
+                // STALE_PROBE_MAX so the join completes soon after the path returns.
+                let others = idx != 0
+                    && self
+                        .subflows
+                        .iter()
+                        .enumerate()
+                        .any(|(i, s)| i != idx && self.subflow_usable(s) && !s.stale);
+                let syn_max = if others {
+                    max.min(STALE_PROBE_MAX.max(min))
+                } else {
+                    max
+                };
                 let sf = &mut self.subflows[idx];
                 sf.syn_pending = true;
-                sf.arm_rto_with(now, initial, min, max);
+                sf.arm_rto_with(now, initial, min, syn_max);
                 return;
             }
             TcpState::Closed | TcpState::TimeWait => return,
