@@ -282,7 +282,8 @@ impl Connection {
             payload: &[],
         };
         let t = write_packet(buf, sf.local.ip(), sf.remote.ip(), &repr);
-        let bounds = self.rto_bounds();
+        let (initial, min, _) = self.rto_bounds();
+        let max = self.handshake_rto_max(idx);
         let sf = &mut self.subflows[idx];
         sf.syn_pending = false;
         sf.stats.segments_sent += 1;
@@ -291,7 +292,7 @@ impl Connection {
         } else if let Some(e) = sf.sent_times.front_mut() {
             e.2 = true;
         }
-        sf.arm_rto_with(now, bounds.0, bounds.1, bounds.2);
+        sf.arm_rto_with(now, initial, min, max);
         t
     }
 

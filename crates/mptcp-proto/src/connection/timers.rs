@@ -96,6 +96,11 @@ impl Connection {
         let sf = &mut self.subflows[idx];
         match sf.state {
             TcpState::SynSent | TcpState::SynReceived => {
+                // A join still opening when the connection is over has nothing to carry.
+                if idx != 0 && sf.state == TcpState::SynSent && self.closed.is_some() {
+                    self.subflow_closed(idx, CloseReason::Normal);
+                    return;
+                }
                 sf.syn_retries += 1;
                 sf.rto_backoff += 1;
                 if sf.syn_retries > syn_retries {
@@ -115,20 +120,7 @@ impl Connection {
                 {
                     self.offer_mptcp = false;
                 }
-                // A join's SYN probes a path while other subflows carry the connection:
-                // as for a failed subflow's data (below), keep probing at least every
-                // STALE_PROBE_MAX so the join completes soon after the path returns.
-                let others = idx != 0
-                    && self
-                        .subflows
-                        .iter()
-                        .enumerate()
-                        .any(|(i, s)| i != idx && self.subflow_usable(s) && !s.stale);
-                let syn_max = if others {
-                    max.min(STALE_PROBE_MAX.max(min))
-                } else {
-                    max
-                };
+                let syn_max = self.handshake_rto_max(idx);
                 let sf = &mut self.subflows[idx];
                 sf.syn_pending = true;
                 sf.arm_rto_with(now, initial, min, syn_max);
@@ -197,6 +189,25 @@ impl Connection {
             sf.probe_now = true;
             sf.rto_backoff = (sf.rto_backoff + 1).min(10);
             sf.arm_rto_with(now, initial, min, max);
+        }
+    }
+
+    /// Longest handshake retransmission timeout of subflow `idx`. A join's SYN probes a
+    /// path while other subflows carry the connection: as for a failed subflow's data, it
+    /// is sent at least every STALE_PROBE_MAX so the join completes soon after the path
+    /// returns (one SYN a second at most; the path manager's re-joins rely on it).
+    pub(crate) fn handshake_rto_max(&self, idx: usize) -> Duration {
+        let (_, min, max) = self.rto_bounds();
+        let others = idx != 0
+            && self
+                .subflows
+                .iter()
+                .enumerate()
+                .any(|(i, s)| i != idx && self.subflow_usable(s) && !s.stale);
+        if others {
+            max.min(STALE_PROBE_MAX.max(min))
+        } else {
+            max
         }
     }
 

@@ -54,7 +54,9 @@ mod rejoin;
 mod testutil;
 
 pub use default::DefaultPm;
-pub use endpoints::{EndpointsPm, PmEndpoint, PmEndpointFlags, PmLimits};
+pub use endpoints::{
+    EndpointsPm, PmConfigError, PmEndpoint, PmEndpointFlags, PmLimits, MAX_PM_LIMIT,
+};
 pub use fullmesh::FullMeshPm;
 pub use lb_server::LbServerPm;
 pub use ndiffports::NDiffPortsPm;
