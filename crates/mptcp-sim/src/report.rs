@@ -48,7 +48,8 @@ pub struct FlowReport {
 pub struct TimelineEvent {
     /// Simulated time, seconds.
     pub time_s: f64,
-    /// "path-down", "path-up", "path-set", "subflow-up", "subflow-down", "fallback",
+    /// "path-down", "path-up", "path-set", "iface-down", "iface-up", "subflow-up",
+    /// "subflow-down", "fallback",
     /// "connection-closed", "connect-failed", "flow-complete".
     pub kind: String,
     /// Flow index, when the event belongs to a flow.

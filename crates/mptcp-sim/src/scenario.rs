@@ -164,6 +164,12 @@ pub enum PathAction {
     Down,
     /// Both directions come back up.
     Up,
+    /// As `Down`, and each client using the path is told its address there went down (an
+    /// interface report: `Endpoint::address_down`).
+    IfaceDown,
+    /// As `Up`, and each client using the path is told its address there is back
+    /// (`Endpoint::address_up`).
+    IfaceUp,
     /// Parameters change from then on.
     Set(LinkChange),
 }
@@ -254,7 +260,9 @@ pub struct FlowSpec {
     pub cc: CcAlgorithm,
     /// Scheduler (one of [`KNOWN_SCHEDULERS`]).
     pub scheduler: SchedulerKind,
-    /// Path manager (one of [`KNOWN_PATH_MANAGERS`]).
+    /// Path manager: a spec of [`PathManagerKind::from_name`], e.g. `"fullmesh"` or
+    /// `"ndiffports:3"` (the forms are listed in [`KNOWN_PATH_MANAGERS`]; see `flow.rs` for
+    /// what `endpoints` and `lb-server` are given in the simulator).
     pub path_manager: PathManagerKind,
     /// DSS checksums.
     pub checksum: bool,
@@ -467,7 +475,12 @@ fn quoted_list(names: &[&str]) -> String {
 pub fn known_name(kind: NameKind, name: &str) -> Result<(), &'static [&'static str]> {
     let known = match kind {
         NameKind::Scheduler => KNOWN_SCHEDULERS,
-        NameKind::PathManager => KNOWN_PATH_MANAGERS,
+        NameKind::PathManager => {
+            // Path managers take parameters ("ndiffports:3"): the engine's parser decides.
+            return PathManagerKind::from_name(name)
+                .map(|_| ())
+                .map_err(|_| KNOWN_PATH_MANAGERS);
+        }
         NameKind::Middlebox => KNOWN_MIDDLEBOXES,
     };
     if known.contains(&name) {
@@ -642,7 +655,11 @@ fn validate_event(cx: &Ctx<'_>, v: Value, at: &str) -> Result<PathEvent, Scenari
         .action
         .as_ref()
         .ok_or_else(|| cx.missing(&f("action")))?;
-    let action = cx.name_in(action_v, &f("action"), &["down", "up", "set"])?;
+    let action = cx.name_in(
+        action_v,
+        &f("action"),
+        &["down", "up", "set", "iface-down", "iface-up"],
+    )?;
     let change = LinkChange {
         rate: raw
             .rate
@@ -667,7 +684,7 @@ fn validate_event(cx: &Ctx<'_>, v: Value, at: &str) -> Result<PathEvent, Scenari
     };
     let has_params = change != LinkChange::default();
     let action = match action.as_str() {
-        "down" | "up" if has_params => {
+        "down" | "up" | "iface-down" | "iface-up" if has_params => {
             return Err(cx.invalid(
                 &f("action"),
                 "\"set\" when rate, delay, loss or queue is given",
@@ -676,6 +693,8 @@ fn validate_event(cx: &Ctx<'_>, v: Value, at: &str) -> Result<PathEvent, Scenari
         }
         "down" => PathAction::Down,
         "up" => PathAction::Up,
+        "iface-down" => PathAction::IfaceDown,
+        "iface-up" => PathAction::IfaceUp,
         _ if !has_params => {
             return Err(cx.missing(&f("rate|delay|loss|queue")));
         }

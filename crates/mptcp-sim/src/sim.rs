@@ -18,7 +18,7 @@ use crate::pool::BufPool;
 use crate::report::{PathSample, Report, RunStats, TimelineEvent};
 use crate::rng::{derive_seed, Stream};
 use crate::scenario::{PathAction, Scenario};
-use crate::topology::{flow_of_client, flow_of_server, path_of_client_side};
+use crate::topology::{client_addr, flow_of_client, flow_of_server, path_of_client_side};
 use mptcp_proto::Instant;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -439,6 +439,20 @@ impl Simulation {
                 }
                 self.net.log("path-up", Some(path), String::new());
             }
+            PathAction::IfaceDown => {
+                for l in [path * 2, path * 2 + 1] {
+                    self.net.links[l].set_down(&mut self.net.pool);
+                }
+                self.net.log("iface-down", Some(path), String::new());
+                self.notify_clients(path, false);
+            }
+            PathAction::IfaceUp => {
+                for l in [path * 2, path * 2 + 1] {
+                    self.net.links[l].set_up(now);
+                }
+                self.net.log("iface-up", Some(path), String::new());
+                self.notify_clients(path, true);
+            }
             PathAction::Set(change) => {
                 for l in [path * 2, path * 2 + 1] {
                     self.net.links[l].apply(change);
@@ -458,6 +472,25 @@ impl Simulation {
                 }
                 self.net.log("path-set", Some(path), parts.join(" "));
             }
+        }
+    }
+
+    /// Tells every client on `path` that its address there went down or came up (the
+    /// driver's interface report, `Endpoint::address_down` / `address_up`).
+    fn notify_clients(&mut self, path: usize, up: bool) {
+        let now = self.net.now;
+        for f in 0..self.flows.len() {
+            if !self.flows[f].paths().contains(&path) {
+                continue;
+            }
+            let ip = std::net::IpAddr::V4(client_addr(path, f));
+            let ep = &mut self.flows[f].sides[CLIENT].ep;
+            if up {
+                ep.address_up(now, ip);
+            } else {
+                ep.address_down(now, ip);
+            }
+            self.pump(f, CLIENT, false);
         }
     }
 

@@ -404,3 +404,45 @@ fn flow_buffers_are_sizes_within_bounds() {
     let e = Scenario::from_toml(&format!("{base}recv_buffer = \"1KB\"\n"), "b.toml").unwrap_err();
     assert!(e.to_string().contains("flow[0].recv_buffer"), "{e}");
 }
+
+#[test]
+fn path_manager_specs_with_parameters() {
+    for (spec, kind) in [
+        ("ndiffports:3", PathManagerKind::NDiffPorts(3)),
+        ("fullmesh", PathManagerKind::FullMesh),
+        ("endpoints", PathManagerKind::Endpoints),
+        (
+            "lb-server:backup",
+            PathManagerKind::LbServer { backup: true },
+        ),
+    ] {
+        let text = with_flow(&format!(
+            "paths = [0]\nbytes = 1\npath_manager = \"{spec}\""
+        ));
+        let s = Scenario::from_toml(&text, "s.toml").unwrap();
+        assert_eq!(s.flows[0].path_manager, kind);
+        assert_eq!(known_name(NameKind::PathManager, spec), Ok(()));
+    }
+    let m = err(&with_flow(
+        "paths = [0]\nbytes = 1\npath_manager = \"ndiffports:0\"",
+    ));
+    assert!(m.contains("\"ndiffports:N\""), "{m}");
+    assert!(known_name(NameKind::PathManager, "ndiffports:x").is_err());
+}
+
+#[test]
+fn iface_events_parse_and_take_no_parameters() {
+    let s = Scenario::from_toml(
+        &with_path(
+            "[[path.event]]\nat = \"1s\"\naction = \"iface-down\"\n[[path.event]]\nat = \"2s\"\naction = \"iface-up\"",
+        ),
+        "s.toml",
+    )
+    .unwrap();
+    assert_eq!(s.paths[0].events[0].action, PathAction::IfaceDown);
+    assert_eq!(s.paths[0].events[1].action, PathAction::IfaceUp);
+    let m = err(&with_path(
+        "[[path.event]]\nat = \"1s\"\naction = \"iface-up\"\nrate = \"1Mbit\"",
+    ));
+    assert!(m.contains("path[0].event[0].action"), "{m}");
+}
