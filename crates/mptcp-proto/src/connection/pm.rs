@@ -8,7 +8,7 @@ use crate::tcp::subflow::Timer;
 use crate::tcp::TcpState;
 use crate::time::Instant;
 use crate::wire::MpTcpRst;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Most subflow closures waiting to be told to the path manager.
 const MAX_DEFERRED: usize = 64;
@@ -38,10 +38,19 @@ impl Connection {
         now: Instant,
         f: impl FnOnce(&mut dyn PathManager, &PmContext<'_>) -> R,
     ) -> Option<R> {
-        let live: Vec<PmSubflow> = (0..self.subflows.len())
+        let mut live: Vec<PmSubflow> = (0..self.subflows.len())
             .filter(|&i| self.subflows[i].state != TcpState::Closed)
             .filter_map(|i| self.pm_subflow(i))
             .collect();
+        // Opens asked for but not yet made (the endpoint makes them after this input) are
+        // subflows in the making: two events in one segment must not open a pair twice.
+        live.extend(self.pending_opens.iter().map(|o| PmSubflow {
+            local: SocketAddr::new(o.local, 0),
+            remote: o.remote,
+            initial: false,
+            established: false,
+            backup: o.backup,
+        }));
         let first = self.subflows.first()?;
         let ctx = PmContext {
             now,
