@@ -253,3 +253,268 @@ fn samples_follow_bytes_per_path_without_changing_the_run() {
         "path 0 unused after it came back"
     );
 }
+
+/// Bytes flow `flow` sent on `path` between `from` and `to` seconds (samples taken every
+/// 100 ms: cumulative counts at the last sample at or before each time).
+fn sent_between(r: &Report, flow: usize, path: usize, from: f64, to: f64) -> u64 {
+    let at = |t: f64| {
+        r.samples
+            .iter()
+            .filter(|s| s.flow == flow && s.path == path && s.time_s <= t + 1e-9)
+            .map(|s| s.bytes)
+            .last()
+            .unwrap_or(0)
+    };
+    at(to) - at(from)
+}
+
+fn sampled(s: &Scenario) -> Report {
+    let opts = RunOptions {
+        sample_interval: Some(std::time::Duration::from_millis(100)),
+        ..RunOptions::default()
+    };
+    run(s, &opts).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Asserts that every path of flow 0 sent at least a quarter of what `rate_bps` allows
+/// during `[from, to)`: all paths carry data, none is left idle (Veerman's rejoin bug:
+/// after a link came back only that link was used).
+fn every_path_busy(r: &Report, paths: &[usize], rate_bps: f64, from: f64, to: f64) {
+    let floor = (rate_bps * (to - from) / 8.0 / 4.0) as u64;
+    for &p in paths {
+        let b = sent_between(r, 0, p, from, to);
+        assert!(
+            b >= floor,
+            "path {p} sent {b} B in [{from}, {to}) s, expected at least {floor}\n{}",
+            r.to_text()
+        );
+    }
+}
+
+fn subflow_ups(r: &Report, path: usize) -> Vec<(f64, String)> {
+    r.events
+        .iter()
+        .filter(|e| e.kind == "subflow-up" && e.flow == Some(0) && e.path == Some(path))
+        .map(|e| (e.time_s, e.detail.clone()))
+        .collect()
+}
+
+/// The shipped path-down-up scenario, made long enough to run on past the return: within
+/// 2 s of path 0 coming back (10 s) both paths carry data again.
+#[test]
+fn path_down_up_both_paths_busy_within_2s_of_the_return() {
+    let mut s = load("path-down-up.toml");
+    s.flows[0].bytes = 250_000_000;
+    let r = sampled(&s);
+    assert!(r.flows[0].integrity_ok, "{}", r.to_text());
+    assert!(r.flows[0].completion_time_s.unwrap() > 14.0);
+    every_path_busy(&r, &[0, 1], 50e6, 11.5, 12.0);
+}
+
+const LONG_OUTAGE: &str = r#"
+seed = 1
+duration = "60s"
+[[path]]
+rate = "50Mbit"
+delay = "20ms"
+[[path.event]]
+at = "5s"
+action = "down"
+[[path.event]]
+at = "30s"
+action = "up"
+[[path]]
+rate = "50Mbit"
+delay = "20ms"
+[[flow]]
+kind = "mptcp"
+paths = [0, 1]
+bytes = "300MB"
+"#;
+
+/// Path 0 is down from 5 s to 30 s, long enough for its subflow to time out (no driver
+/// report: a silent failure). The path manager keeps trying the pair (a join SYN about
+/// every second), so a new subflow is up within 1.2 s of the return and both paths carry
+/// data within 2 s.
+#[test]
+fn a_path_back_after_its_subflow_died_is_rejoined_within_2s() {
+    let s = Scenario::from_toml(LONG_OUTAGE, "long-outage.toml").unwrap();
+    let r = sampled(&s);
+    assert!(r.flows[0].integrity_ok, "{}", r.to_text());
+    assert!(
+        r.events.iter().any(|e| e.kind == "subflow-down"
+            && e.path == Some(0)
+            && e.detail.contains("Timeout")
+            && e.time_s < 30.0),
+        "the subflow survived the outage: not the case under test\n{}",
+        r.to_text()
+    );
+    let back: Vec<f64> = subflow_ups(&r, 0)
+        .into_iter()
+        .map(|(t, _)| t)
+        .filter(|t| *t >= 30.0)
+        .collect();
+    assert!(
+        back.first().is_some_and(|t| *t <= 31.2),
+        "rejoined at {back:?}\n{}",
+        r.to_text()
+    );
+    every_path_busy(&r, &[0, 1], 50e6, 31.5, 32.0);
+}
+
+/// The same outage reported by the driver (iface-down / iface-up): the subflow is reset at
+/// once and a new one is up one round trip after the report.
+#[test]
+fn iface_down_up_resets_and_rejoins_at_once() {
+    let text = LONG_OUTAGE
+        .replace("action = \"down\"", "action = \"iface-down\"")
+        .replace("action = \"up\"", "action = \"iface-up\"")
+        .replace("at = \"30s\"", "at = \"15s\"")
+        .replace("300MB", "150MB");
+    let s = Scenario::from_toml(&text, "iface.toml").unwrap();
+    let r = sampled(&s);
+    assert!(r.flows[0].integrity_ok, "{}", r.to_text());
+    assert!(
+        r.events.iter().any(|e| e.kind == "subflow-down"
+            && e.path == Some(0)
+            && e.detail.contains("AddressDown")
+            && (e.time_s - 5.0).abs() < 1e-6),
+        "{}",
+        r.to_text()
+    );
+    let back = subflow_ups(&r, 0)
+        .into_iter()
+        .map(|(t, _)| t)
+        .find(|t| *t >= 15.0);
+    assert!(back.is_some_and(|t| t <= 15.1), "rejoined at {back:?}");
+    every_path_busy(&r, &[0, 1], 50e6, 15.5, 16.0);
+}
+
+/// ndiffports:3 over one path next to a TCP flow: three subflows, all on path 0 (the
+/// simulator routes by the client's address, so they share its queue), with distinct
+/// source ports, each carrying data; both flows intact.
+#[test]
+fn ndiffports_subflows_share_one_bottleneck() {
+    let text = r#"
+seed = 3
+duration = "60s"
+[[path]]
+rate = "100Mbit"
+delay = "10ms"
+[[flow]]
+kind = "mptcp"
+paths = [0]
+bytes = "60MB"
+path_manager = "ndiffports:3"
+[[flow]]
+kind = "tcp"
+paths = [0]
+bytes = "60MB"
+"#;
+    let s = Scenario::from_toml(text, "ndiffports.toml").unwrap();
+    let r = run(&s, &RunOptions::default()).unwrap();
+    assert!(r.all_ok(), "{}", r.to_text());
+    assert_eq!(r.stats.unroutable, 0);
+    let f = &r.flows[0];
+    assert_eq!(f.subflows.len(), 3, "{}", r.to_text());
+    for sf in &f.subflows {
+        assert_eq!(sf.path, Some(0));
+        assert!(sf.bytes > 1_000_000, "{}", r.to_text());
+    }
+    let ports: std::collections::BTreeSet<String> = subflow_ups(&r, 0)
+        .into_iter()
+        .map(|(_, d)| d.split(' ').nth(2).unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        ports.len(),
+        3,
+        "source address:port of each subflow: {ports:?}"
+    );
+    assert!(
+        ports.iter().all(|p| p.starts_with("10.0.0.1:")),
+        "{ports:?}"
+    );
+}
+
+/// lb-server: the server sets flag C on its load-balanced address and announces its unique
+/// address 10.254.0.2; the client never joins the load-balanced address, joins the unique
+/// one, and (":backup") the data leaves the initial subflow. Both directions.
+#[test]
+fn lb_server_gets_joins_on_its_unique_address_only() {
+    for direction in ["upload", "download"] {
+        let text = format!(
+            r#"
+seed = 5
+duration = "60s"
+[[path]]
+rate = "50Mbit"
+delay = "10ms"
+loss = 0.01
+[[path]]
+rate = "50Mbit"
+delay = "10ms"
+[[flow]]
+kind = "mptcp"
+paths = [0, 1]
+bytes = "30MB"
+direction = "{direction}"
+path_manager = "lb-server:backup"
+"#
+        );
+        let s = Scenario::from_toml(&text, "lb.toml").unwrap();
+        let r = run(&s, &RunOptions::default()).unwrap();
+        assert!(r.all_ok(), "{direction}\n{}", r.to_text());
+        let ups: Vec<String> = (0..2)
+            .flat_map(|p| subflow_ups(&r, p))
+            .map(|(_, d)| d)
+            .collect();
+        let to_vip = ups
+            .iter()
+            .filter(|d| d.ends_with("10.254.0.1:5201"))
+            .count();
+        let to_unique = ups
+            .iter()
+            .filter(|d| d.ends_with("10.254.0.2:5201"))
+            .count();
+        assert_eq!(to_vip, 1, "only the initial subflow: {ups:?}");
+        assert!(to_unique >= 1, "no join to the unique address: {ups:?}");
+        let f = &r.flows[0];
+        let initial = f.subflows[0].bytes;
+        let rest: u64 = f.subflows[1..].iter().map(|s| s.bytes).sum();
+        assert!(
+            rest > 2 * initial,
+            "{direction}: initial {initial} B, direct {rest} B\n{}",
+            r.to_text()
+        );
+    }
+}
+
+/// endpoints: the simulator makes each extra client address a `subflow` endpoint with a
+/// matching limit, so three paths give three subflows, one per path.
+#[test]
+fn endpoints_pm_in_the_simulator_uses_every_path() {
+    let text = r#"
+seed = 2
+duration = "60s"
+[[path]]
+rate = "30Mbit"
+delay = "10ms"
+[[path]]
+rate = "30Mbit"
+delay = "15ms"
+[[path]]
+rate = "30Mbit"
+delay = "20ms"
+[[flow]]
+kind = "mptcp"
+paths = [0, 1, 2]
+bytes = "30MB"
+path_manager = "endpoints"
+"#;
+    let s = Scenario::from_toml(text, "endpoints.toml").unwrap();
+    let r = run(&s, &RunOptions::default()).unwrap();
+    assert!(r.all_ok(), "{}", r.to_text());
+    let paths: Vec<Option<usize>> = r.flows[0].subflows.iter().map(|s| s.path).collect();
+    assert_eq!(paths, vec![Some(0), Some(1), Some(2)], "{}", r.to_text());
+    assert!(r.flows[0].subflows.iter().all(|s| s.bytes > 1_000_000));
+}
