@@ -138,6 +138,7 @@ fn ndiffports_opens_n_subflows_over_one_address_pair() {
 }
 
 /// Drops the server's first six ADD_ADDRs (not echoes): more than the default four sends.
+#[allow(clippy::ptr_arg)] // the signature of `Link::filter`
 fn drop_six_add_addrs(pkt: &mut Vec<u8>) -> bool {
     use std::sync::atomic::{AtomicU32, Ordering};
     static DROPPED: AtomicU32 = AtomicU32::new(0);
@@ -152,6 +153,7 @@ fn drop_six_add_addrs(pkt: &mut Vec<u8>) -> bool {
 }
 
 /// Same, with its own counter for the second server.
+#[allow(clippy::ptr_arg)] // the signature of `Link::filter`
 fn drop_six_add_addrs_too(pkt: &mut Vec<u8>) -> bool {
     use std::sync::atomic::{AtomicU32, Ordering};
     static DROPPED: AtomicU32 = AtomicU32::new(0);
@@ -259,6 +261,7 @@ fn the_default_server_gives_up_announcing_after_its_retries() {
 }
 
 /// Drops the client's ADD_ADDR echoes: only the join can stop the retransmissions.
+#[allow(clippy::ptr_arg)] // the signature of `Link::filter`
 fn drop_echoes(pkt: &mut Vec<u8>) -> bool {
     let Some(seg) = parse(pkt) else {
         return true;

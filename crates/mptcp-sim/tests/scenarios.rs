@@ -262,7 +262,7 @@ fn sent_between(r: &Report, flow: usize, path: usize, from: f64, to: f64) -> u64
             .iter()
             .filter(|s| s.flow == flow && s.path == path && s.time_s <= t + 1e-9)
             .map(|s| s.bytes)
-            .last()
+            .next_back()
             .unwrap_or(0)
     };
     at(to) - at(from)

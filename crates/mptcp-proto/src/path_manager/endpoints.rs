@@ -334,7 +334,7 @@ impl PathManager for EndpointsPm {
 
     fn on_add_addr(&mut self, ctx: &PmContext<'_>, id: u8, addr: SocketAddr) -> Vec<PmAction> {
         let limit = self.limits.subflows as usize;
-        let mut extra = ctx.extra_subflows();
+        let extra = ctx.extra_subflows();
         if self.accepted >= self.limits.add_addr_accepted
             || extra >= limit
             || ctx.subflows.iter().any(|s| s.remote == addr)
@@ -353,12 +353,10 @@ impl PathManager for EndpointsPm {
         if locals.is_empty() {
             locals.extend(ctx.primary_local(addr).map(|a| (a, false, None)));
         }
+        // Within both the extra-subflow limit and the connection's.
+        let room = (limit - extra).min(ctx.max_subflows.saturating_sub(ctx.subflows.len()));
         let mut out = Vec::new();
-        let mut total = ctx.subflows.len();
-        for (local, backup, local_id) in locals {
-            if extra >= limit || total >= ctx.max_subflows {
-                break;
-            }
+        for (local, backup, local_id) in locals.into_iter().take(room) {
             out.push(PmAction::Open(OpenSubflow {
                 local,
                 remote: addr,
@@ -366,8 +364,6 @@ impl PathManager for EndpointsPm {
                 local_id,
             }));
             self.note_opened(local, addr);
-            extra += 1;
-            total += 1;
         }
         if !out.is_empty() && id != 0 {
             self.accepted += 1;
