@@ -311,35 +311,14 @@ fn path_down_up_both_paths_busy_within_2s_of_the_return() {
     every_path_busy(&r, &[0, 1], 50e6, 11.5, 12.0);
 }
 
-const LONG_OUTAGE: &str = r#"
-seed = 1
-duration = "60s"
-[[path]]
-rate = "50Mbit"
-delay = "20ms"
-[[path.event]]
-at = "5s"
-action = "down"
-[[path.event]]
-at = "30s"
-action = "up"
-[[path]]
-rate = "50Mbit"
-delay = "20ms"
-[[flow]]
-kind = "mptcp"
-paths = [0, 1]
-bytes = "300MB"
-"#;
 
-/// Path 0 is down from 5 s to 30 s, long enough for its subflow to time out (no driver
-/// report: a silent failure). The path manager keeps trying the pair (a join SYN about
+/// The shipped path-rejoin scenario: path 0 is down from 5 s to 30 s, long enough for its
+/// subflow to time out (no driver report: a silent failure). The path manager keeps trying the pair (a join SYN about
 /// every second), so a new subflow is up within 1.2 s of the return and both paths carry
 /// data within 2 s.
 #[test]
 fn a_path_back_after_its_subflow_died_is_rejoined_within_2s() {
-    let s = Scenario::from_toml(LONG_OUTAGE, "long-outage.toml").unwrap();
-    let r = sampled(&s);
+    let r = sampled(&load("path-rejoin.toml"));
     assert!(r.flows[0].integrity_ok, "{}", r.to_text());
     assert!(
         r.events.iter().any(|e| e.kind == "subflow-down"
@@ -366,7 +345,8 @@ fn a_path_back_after_its_subflow_died_is_rejoined_within_2s() {
 /// once and a new one is up one round trip after the report.
 #[test]
 fn iface_down_up_resets_and_rejoins_at_once() {
-    let text = LONG_OUTAGE
+    let text = std::fs::read_to_string(scenario_path("path-rejoin.toml"))
+        .unwrap()
         .replace("action = \"down\"", "action = \"iface-down\"")
         .replace("action = \"up\"", "action = \"iface-up\"")
         .replace("at = \"30s\"", "at = \"15s\"")

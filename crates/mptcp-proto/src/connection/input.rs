@@ -276,12 +276,6 @@ impl Connection {
         if self.with_path_manager(now, |pm, ctx| pm.allow_join(ctx, local, remote)) == Some(false) {
             return None;
         }
-        // A join to an address we announced acknowledges the announcement (the thesis'
-        // implicit acknowledgment): no more retransmissions.
-        if let Some(a) = self.announcements.iter_mut().find(|a| a.addr == local.ip()) {
-            a.echoed = true;
-            a.next_at = None;
-        }
         let local_addr_id = self.local_addr_id(local.ip());
         let local_nonce = rand::Rng::gen(&mut self.rng);
         let idx = self.add_subflow(now, local, remote, TcpState::SynReceived);

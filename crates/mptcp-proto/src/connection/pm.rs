@@ -151,12 +151,22 @@ impl Connection {
         self.pm_call(now, |pm, ctx| pm.on_timeout(ctx));
     }
 
-    /// A joined subflow completed its handshake.
+    /// A joined subflow completed its handshake (for a passive join: its HMAC checked).
     pub(crate) fn pm_subflow_up(&mut self, now: Instant, idx: usize) {
-        // Joins may only carry data once fully established; nothing else to wait for.
-        if let Some(sf) = self.pm_subflow(idx) {
-            self.pm_call(now, |pm, ctx| pm.on_subflow_established(ctx, &sf));
+        let Some(sf) = self.pm_subflow(idx) else {
+            return;
+        };
+        // A join to an address we announced acknowledges the announcement (the thesis'
+        // implicit acknowledgment): no more retransmissions even if no echo ever arrives.
+        if let Some(a) = self
+            .announcements
+            .iter_mut()
+            .find(|a| a.addr == sf.local.ip())
+        {
+            a.echoed = true;
+            a.next_at = None;
         }
+        self.pm_call(now, |pm, ctx| pm.on_subflow_established(ctx, &sf));
     }
 
     /// Notes a subflow closure for the path manager (told on the next [`Self::pm_flush`]:
