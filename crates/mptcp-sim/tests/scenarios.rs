@@ -311,11 +311,10 @@ fn path_down_up_both_paths_busy_within_2s_of_the_return() {
     every_path_busy(&r, &[0, 1], 50e6, 11.5, 12.0);
 }
 
-
 /// The shipped path-rejoin scenario: path 0 is down from 5 s to 30 s, long enough for its
-/// subflow to time out (no driver report: a silent failure). The path manager keeps trying the pair (a join SYN about
-/// every second), so a new subflow is up within 1.2 s of the return and both paths carry
-/// data within 2 s.
+/// subflow to time out (no driver report: a silent failure). The path manager keeps trying
+/// the pair (a join SYN about every second), so a new subflow is up within 1.2 s of the
+/// return and both paths carry data within 2 s.
 #[test]
 fn a_path_back_after_its_subflow_died_is_rejoined_within_2s() {
     let r = sampled(&load("path-rejoin.toml"));
