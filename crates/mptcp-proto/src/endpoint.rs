@@ -401,7 +401,11 @@ impl Endpoint {
             return;
         };
         conn.pm_flush(now);
-        let opens = std::mem::take(&mut conn.pending_opens);
+        let opens = if conn.joins_allowed_at.is_some_and(|t| t > now) {
+            Vec::new()
+        } else {
+            std::mem::take(&mut conn.pending_opens)
+        };
         for o in opens {
             let Some(port) = self.free_port(o.local, o.remote) else {
                 continue;
@@ -480,7 +484,8 @@ impl Endpoint {
                 Some(t) => {
                     self.dirty.push_back(h);
                     let conn_has_changes = !conn.removed_tuples.is_empty()
-                        || !conn.pending_opens.is_empty()
+                        || (!conn.pending_opens.is_empty()
+                            && conn.joins_allowed_at.is_none_or(|t| t <= now))
                         || conn.closed.is_some();
                     let deadline = conn.next_timeout();
                     if conn_has_changes {

@@ -131,6 +131,9 @@ fn config_for(spec: &FlowSpec, mss: u16) -> EndpointConfig {
         path_manager: spec.path_manager,
         checksum: spec.checksum,
         mss,
+        join_delay: spec.join_delay.map_or(defaults.join_delay, |d| {
+            mptcp_proto::Duration::from_nanos(d.as_nanos().min(u128::from(u64::MAX)) as u64)
+        }),
         send_buffer: spec
             .send_buffer
             .map_or(defaults.send_buffer, |b| b as usize),

@@ -270,6 +270,8 @@ pub struct FlowSpec {
     pub send_buffer: Option<u64>,
     /// Receive buffer of both ends, bytes (`recv_buffer`; default: the engine's).
     pub recv_buffer: Option<u64>,
+    /// Delay before the client opens additional subflows (`join_delay`; default none).
+    pub join_delay: Option<Duration>,
 }
 
 /// A validated scenario.
@@ -336,13 +338,14 @@ struct RawFlow {
     checksum: Option<Value>,
     send_buffer: Option<Value>,
     recv_buffer: Option<Value>,
+    join_delay: Option<Value>,
 }
 
 const SCENARIO_KEYS: &str = "seed, duration, path, flow";
 const PATH_KEYS: &str = "rate, delay, queue, loss, reorder, duplicate, middlebox, mtu, event";
 const EVENT_KEYS: &str = "at, action, rate, delay, loss, queue";
 const FLOW_KEYS: &str = "kind, paths, bytes, start, direction, cc, scheduler, path_manager, \
-     checksum, send_buffer, recv_buffer";
+     checksum, send_buffer, recv_buffer, join_delay";
 
 /// Validation context: the file name and helpers that build errors.
 struct Ctx<'a> {
@@ -812,6 +815,10 @@ fn validate_flow(
     };
     let send_buffer = buffer(&raw.send_buffer, "send_buffer")?;
     let recv_buffer = buffer(&raw.recv_buffer, "recv_buffer")?;
+    let join_delay = match &raw.join_delay {
+        None => None,
+        Some(v) => Some(cx.duration(v, &f("join_delay"))?),
+    };
     Ok(FlowSpec {
         kind,
         paths,
@@ -824,6 +831,7 @@ fn validate_flow(
         checksum,
         send_buffer,
         recv_buffer,
+        join_delay,
     })
 }
 

@@ -497,3 +497,34 @@ path_manager = "endpoints"
     assert_eq!(paths, vec![Some(0), Some(1), Some(2)], "{}", r.to_text());
     assert!(r.flows[0].subflows.iter().all(|s| s.bytes > 1_000_000));
 }
+
+/// `join_delay` holds the second subflow back for that long after the connection is
+/// established (seed 001: short flows are faster on one subflow).
+#[test]
+fn join_delay_holds_the_second_subflow_back() {
+    let text = |delay: &str| {
+        format!(
+            "[[path]]\nrate = \"10Mbit\"\ndelay = \"10ms\"\n[[path]]\nrate = \"10Mbit\"\n\
+             delay = \"10ms\"\n[[flow]]\npaths = [0, 1]\nbytes = \"2MB\"\n{delay}"
+        )
+    };
+    let up_times = |r: &mptcp_sim::Report| -> Vec<(usize, f64)> {
+        r.events
+            .iter()
+            .filter(|e| e.kind == "subflow-up")
+            .filter_map(|e| e.path.map(|p| (p, e.time_s)))
+            .collect()
+    };
+    let at_once = Scenario::from_toml(&text(""), "t.toml").unwrap();
+    let r = run(&at_once, &RunOptions::default()).unwrap();
+    assert!(r.flows[0].integrity_ok);
+    let ups = up_times(&r);
+    let (t0, t1) = (ups[0].1, ups.iter().find(|u| u.0 == 1).unwrap().1);
+    assert!(t1 - t0 < 0.1, "{ups:?}");
+    let delayed = Scenario::from_toml(&text("join_delay = \"500ms\"\n"), "t.toml").unwrap();
+    let r = run(&delayed, &RunOptions::default()).unwrap();
+    assert!(r.flows[0].integrity_ok);
+    let ups = up_times(&r);
+    let (t0, t1) = (ups[0].1, ups.iter().find(|u| u.0 == 1).unwrap().1);
+    assert!((0.5..0.6).contains(&(t1 - t0)), "{ups:?}");
+}

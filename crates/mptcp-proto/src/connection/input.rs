@@ -1,7 +1,7 @@
 //! Segments in: the TCP state machine of each subflow (RFC 9293 §3.10.7 with RFC 5961 and
 //! RFC 7323 checks) and the MPTCP handshakes and data-level processing (RFC 8684 §3.1-3.3).
 
-use super::{Connection, Mode, Role};
+use super::{ConnTimer, Connection, Mode, Role};
 use crate::crypto;
 use crate::event::{CloseReason, Event};
 use crate::seq::{Dsn, SeqNum};
@@ -695,6 +695,13 @@ impl Connection {
     /// The connection became fully established: path manager actions.
     pub(crate) fn on_fully_established(&mut self, now: Instant) {
         self.fully_established = true;
+        if self.joins_allowed_at.is_none() {
+            let at = now + self.config.join_delay;
+            self.joins_allowed_at = Some(at);
+            if at > now {
+                self.conn_timers[ConnTimer::JoinDelay as usize] = Some(at);
+            }
+        }
         self.pm_call(now, |pm, ctx| pm.on_established(ctx));
     }
 

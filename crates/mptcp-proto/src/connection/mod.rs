@@ -73,10 +73,12 @@ pub(crate) enum ConnTimer {
     DataRetransmit = 2,
     /// The path manager's own timer (re-opening lost subflows).
     PathManager = 3,
+    /// The end of `EndpointConfig::join_delay`: requested subflows may open.
+    JoinDelay = 4,
 }
 
 /// Number of [`ConnTimer`]s.
-pub(crate) const CONN_TIMER_COUNT: usize = 4;
+pub(crate) const CONN_TIMER_COUNT: usize = 5;
 
 /// A connection and its subflows.
 #[derive(Debug)]
@@ -117,6 +119,9 @@ pub struct Connection {
     pub(crate) pending_remove: Vec<u8>,
     /// Subflows the path manager wants opened; the endpoint allocates ports.
     pub(crate) pending_opens: Vec<OpenSubflow>,
+    /// Requested subflows wait until then (`EndpointConfig::join_delay` after the
+    /// connection became fully established).
+    pub(crate) joins_allowed_at: Option<Instant>,
     /// Local addresses reported down or withdrawn: no subflow starts from them.
     pub(crate) down_addrs: Vec<IpAddr>,
     /// Address IDs the path manager chose for local addresses (MP_JOIN, REMOVE_ADDR).
@@ -222,6 +227,7 @@ impl Connection {
             pending_echoes: VecDeque::new(),
             pending_remove: Vec::new(),
             pending_opens: Vec::new(),
+            joins_allowed_at: None,
             down_addrs: Vec::new(),
             local_ids: Vec::new(),
             pm_closed: Vec::new(),

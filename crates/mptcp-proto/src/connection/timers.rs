@@ -50,6 +50,10 @@ impl Connection {
             self.conn_timers[ConnTimer::PathManager as usize] = None;
             self.on_pm_timer(now);
         }
+        // The join delay ended: the endpoint opens the waiting subflows after this call.
+        if self.conn_timers[ConnTimer::JoinDelay as usize].is_some_and(|t| t <= now) {
+            self.conn_timers[ConnTimer::JoinDelay as usize] = None;
+        }
         if self.conn_timers[ConnTimer::DataFin as usize].is_some_and(|t| t <= now) {
             self.conn_timers[ConnTimer::DataFin as usize] = None;
             if self.mode == Mode::Mptcp && !self.data_fin_acked && self.data_fin_sent {
