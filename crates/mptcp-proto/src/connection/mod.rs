@@ -27,7 +27,7 @@ use crate::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reassembly::Reassembly;
-use send_buffer::SendBuffer;
+use send_buffer::{SendBuffer, SendFlags};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -67,7 +67,12 @@ pub(crate) enum ConnTimer {
     DataFin = 1,
     /// Data-level retransmission (RFC 8684 §3.3.6): the DATA_ACK stopped moving.
     DataRetransmit = 2,
+    /// The scheduler asked to be asked again ([`crate::scheduler::Scheduler::retry_at`]).
+    Scheduler = 3,
 }
+
+/// Number of [`ConnTimer`]s.
+pub(crate) const CONN_TIMER_COUNT: usize = 4;
 
 /// A connection and its subflows.
 #[derive(Debug)]
@@ -137,7 +142,7 @@ pub struct Connection {
     pub(crate) rx_infinite: Option<(u64, u64)>,
     /// Fallback send mapping likewise.
     pub(crate) tx_infinite: Option<(u64, u64)>,
-    pub(crate) conn_timers: [Option<Instant>; 3],
+    pub(crate) conn_timers: [Option<Instant>; CONN_TIMER_COUNT],
     /// Consecutive data-level retransmission timeouts without progress.
     pub(crate) data_rtx_backoff: u32,
     pub(crate) scheduler: Box<dyn Scheduler>,
@@ -221,7 +226,7 @@ impl Connection {
             rcv_adv_edge: 0,
             rx_infinite: None,
             tx_infinite: None,
-            conn_timers: [None; 3],
+            conn_timers: [None; CONN_TIMER_COUNT],
             data_rtx_backoff: 0,
             scheduler,
             path_manager,
@@ -281,6 +286,12 @@ impl Connection {
             now,
         );
         sf.rcv_wscale = self.rcv_wscale();
+        sf.trusted = self.config.trusted_addrs.contains(&local.ip());
+        if self.config.backup_addrs.contains(&local.ip()) {
+            sf.backup_local = true;
+            // MP_JOIN carries flag B; an initial subflow can only say so with MP_PRIO.
+            sf.send_mp_prio = self.subflows.is_empty();
+        }
         self.subflows.push(sf);
         self.subflows.len() - 1
     }
@@ -336,7 +347,7 @@ impl Connection {
     }
 
     /// Application write.
-    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, WriteError> {
+    pub(crate) fn send(&mut self, data: &[u8], flags: SendFlags) -> Result<usize, WriteError> {
         if self.closed.is_some() {
             return Err(WriteError::Closed);
         }
@@ -345,7 +356,9 @@ impl Connection {
         }
         // Retained copies count against the send buffer.
         let room = self.send_buf.space().saturating_sub(self.retained_bytes());
-        let n = self.send_buf.push(&data[..data.len().min(room)]);
+        let n = self
+            .send_buf
+            .push_with(&data[..data.len().min(room)], flags);
         self.stats.bytes_written += n as u64;
         if n < data.len() {
             self.writable_wanted = true;
@@ -469,6 +482,7 @@ impl Connection {
                 remote: s.remote,
                 established: s.state.is_synchronized() && s.state != TcpState::TimeWait,
                 backup: s.backup_local || s.backup_remote,
+                trusted: s.trusted,
                 bytes_sent: s.stats.bytes_sent,
                 bytes_acked: s.snd_una.saturating_sub(1),
                 bytes_received: s.stats.bytes_received,
