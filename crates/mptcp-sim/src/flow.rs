@@ -133,11 +133,28 @@ fn config_for(spec: &FlowSpec, mss: u16) -> EndpointConfig {
 
 impl Flow {
     /// Builds flow `index` with endpoints seeded from the scenario seed.
-    /// `mss` follows the smallest MTU of the flow's paths (IPv4: MTU - 40).
-    pub fn new(index: usize, spec: &FlowSpec, seed: u64, n_paths: usize, mss: u16) -> Self {
+    /// `mss` follows the smallest MTU of the flow's paths (IPv4: MTU - 40); the client's
+    /// subflows on `backup_paths` are backup subflows.
+    pub fn new(
+        index: usize,
+        spec: &FlowSpec,
+        seed: u64,
+        n_paths: usize,
+        mss: u16,
+        backup_paths: &[usize],
+    ) -> Self {
         let config = config_for(spec, mss);
+        let client_config = EndpointConfig {
+            backup_addrs: spec
+                .paths
+                .iter()
+                .filter(|p| backup_paths.contains(p))
+                .map(|&p| IpAddr::V4(client_addr(p, index)))
+                .collect(),
+            ..config.clone()
+        };
         let client = Endpoint::new(
-            config.clone(),
+            client_config,
             derive_seed(seed, Stream::Client, index as u64),
         );
         let server = Endpoint::new(config, derive_seed(seed, Stream::Server, index as u64));
