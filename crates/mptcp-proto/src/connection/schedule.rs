@@ -236,13 +236,16 @@ impl Connection {
     /// Redundant scheduling: every usable subflow, fastest first, carries the data it has
     /// not carried yet, from the DATA_ACK on (older data needs no more copies). A subflow
     /// skips trusted-only data it may not carry once a trusted subflow has it, so
-    /// `data_nxt` still means "everything below was assigned at least once". The bytes all
-    /// subflows hold unacknowledged stay within one send buffer, so the copies they keep
-    /// once the data is DATA_ACKed (`release_send_buffer`) always fit.
+    /// `data_nxt` still means "everything below was assigned at least once".
+    ///
+    /// Memory: a subflow's copies of data DATA_ACKed elsewhere are kept by the subflow
+    /// (`release_send_buffer`) and count against the application's room in `send`, so what
+    /// a subflow holds unacknowledged (its kept copies plus data above the DATA_ACK, which
+    /// is still in the send buffer) stays within one send buffer minus the others' copies:
+    /// the copies fit and no subflow is reset for "too much outstanding data".
     fn schedule_redundant(&mut self) {
         let nagle = self.config.nagle;
         let initial_rtt = self.config.initial_rto;
-        let budget = self.config.send_buffer as u64;
         let mut views: SmallVec<[SubflowView; 8]> = SmallVec::new();
         self.subflow_views(&mut views, false);
         let mut order: SmallVec<[usize; 8]> =
@@ -283,15 +286,6 @@ impl Connection {
                     break;
                 }
                 let chunk = chunk.min(run_end - start);
-                let held: u64 = self
-                    .subflows
-                    .iter()
-                    .filter(|s| s.state != TcpState::Closed)
-                    .map(|s| s.map_end.saturating_sub(s.snd_una))
-                    .sum();
-                if held + chunk > budget {
-                    break;
-                }
                 self.map_chunk(i, start, chunk);
                 let end = start + chunk;
                 self.stats.redundant_bytes += self.data_nxt.min(end).saturating_sub(start);

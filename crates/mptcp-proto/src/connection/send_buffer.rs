@@ -351,7 +351,7 @@ mod tests {
         b.release_below(112);
         assert_eq!(b.runs(), 0);
         b.push_with(b"x", trusted);
-        assert_eq!(b.attrs_at(112).unwrap().0.trusted_only, true);
+        assert!(b.attrs_at(112).unwrap().0.trusted_only);
     }
 
     #[test]

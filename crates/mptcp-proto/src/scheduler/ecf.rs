@@ -119,8 +119,10 @@ mod tests {
     #[test]
     fn uses_the_slow_subflow_for_a_large_backlog() {
         let v = views();
-        let mut s = Ecf::default();
-        s.waiting = true;
+        let mut s = Ecf {
+            waiting: true,
+            ..Ecf::default()
+        };
         // k = 10 MB: f needs 1001 RTTs = 10 s, far more than 100 ms: use s, stop waiting.
         assert_eq!(s.select(&input(&v, 10_000_000)), Some(1));
         assert!(!s.waiting());

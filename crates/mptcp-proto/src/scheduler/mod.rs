@@ -409,7 +409,7 @@ pub(crate) mod tests {
         // Every listed name parses; the message shows the grammar.
         for n in SCHEDULER_NAMES {
             assert!(SchedulerKind::from_name(n).is_ok(), "{n}");
-            assert_eq!(by_name(n).unwrap().name().is_empty(), false);
+            assert!(!by_name(n).unwrap().name().is_empty());
         }
         let msg = UnknownScheduler("x".into()).to_string();
         assert!(
