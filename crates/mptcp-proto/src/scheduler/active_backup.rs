@@ -59,8 +59,10 @@ impl Scheduler for ActiveBackup {
     fn retry_at(&self) -> Option<Instant> {
         self.retry
     }
+    /// Not for 0 (all data is expired) nor infinity (none ever is): those two then make
+    /// exactly the decisions of the default scheduler, chunk by chunk.
     fn uses_data_age(&self) -> bool {
-        true
+        self.expiration.is_some_and(|d| !d.is_zero())
     }
 }
 
@@ -130,6 +132,8 @@ mod tests {
         let mut s = ActiveBackup::new(Some(Duration::from_millis(100)));
         // Fresh data, regular subflow with room: regular, although the backup is faster.
         assert!(s.uses_data_age());
+        assert!(!ActiveBackup::new(Some(Duration::ZERO)).uses_data_age());
+        assert!(!ActiveBackup::new(None).uses_data_age());
         assert_eq!(s.select(&input(&regular_and_backup(5000), 0)), Some(0));
         // Fresh data, regular subflow full: wait, and ask again when the data expires.
         assert_eq!(s.select(&input(&regular_and_backup(0), 30)), None);
