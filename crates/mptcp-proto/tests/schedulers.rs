@@ -513,3 +513,70 @@ fn every_scheduler_transfers_intact() {
         assert!(got == data, "{name}: corrupted");
     }
 }
+
+/// An application that writes a little at a time over a fast and a slow path: the
+/// default sends it all on the fast path, round robin spreads it over both.
+#[test]
+fn round_robin_spreads_scarce_data() {
+    let mut shares = Vec::new();
+    for name in ["min-rtt", "round-robin"] {
+        let mut pair = Pair::new(
+            with_scheduler(name),
+            EndpointConfig::default(),
+            vec![
+                (Link::new(5, 50), Link::new(5, 50)),
+                (Link::new(25, 50), Link::new(25, 50)),
+            ],
+            15,
+        );
+        let c = pair.connect();
+        pair.drive_until(secs(1), |_| false);
+        assert_eq!(pair.client.send(c, b"x"), Ok(1));
+        pair.drive_until(secs(2), |_| false);
+        let data = pattern(4 * 1400, 9);
+        // One write of four segments on idle paths: round robin takes turns per segment.
+        let before: Vec<u64> = pair
+            .client
+            .stats(c)
+            .unwrap()
+            .subflows
+            .iter()
+            .map(|s| s.bytes_sent)
+            .collect();
+        assert_eq!(pair.client.send(c, &data), Ok(data.len()));
+        pair.flush();
+        let after: Vec<u64> = pair
+            .client
+            .stats(c)
+            .unwrap()
+            .subflows
+            .iter()
+            .map(|s| s.bytes_sent)
+            .collect();
+        let grew = before.iter().zip(&after).filter(|(b, a)| a > b).count();
+        assert_eq!(
+            grew,
+            if name == "round-robin" { 2 } else { 1 },
+            "{name}: {before:?} -> {after:?}"
+        );
+        for i in 1..100u64 {
+            assert_eq!(pair.client.send(c, &data), Ok(data.len()));
+            pair.drive_until(secs(2) + Duration::from_millis(50 * (i + 1)), |_| false);
+        }
+        pair.drive_until(secs(10), |_| false);
+        let st = pair.client.stats(c).unwrap();
+        assert_eq!(st.bytes_acked, 1 + 100 * data.len() as u64, "{name}");
+        let sent: Vec<u64> = st.subflows.iter().map(|s| s.bytes_sent).collect();
+        shares.push(sent[1] as f64 / (sent[0] + sent[1]) as f64);
+    }
+    assert!(
+        shares[0] < 0.05,
+        "min-rtt put {:.2} on the slow path",
+        shares[0]
+    );
+    assert!(
+        (0.35..0.65).contains(&shares[1]),
+        "round robin put {:.2} on the slow path",
+        shares[1]
+    );
+}

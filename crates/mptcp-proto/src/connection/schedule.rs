@@ -206,7 +206,11 @@ impl Connection {
             {
                 break;
             }
-            let chunk = chunk.min(run);
+            let turn = self
+                .scheduler
+                .segments_per_turn()
+                .map_or(u64::MAX, |n| n.max(1).saturating_mul(view.mss));
+            let chunk = chunk.min(run).min(turn);
             self.map_chunk(view.index, start, chunk);
             if reinjecting {
                 self.reinject.remove_below(start + chunk);

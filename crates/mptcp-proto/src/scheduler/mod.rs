@@ -11,7 +11,8 @@
 //!   `trusted_only` flag and, if [`Scheduler::uses_data_age`], the same write time),
 //!   starting with any reinjection;
 //! - the chosen subflow gets a chunk of at most [`chunk_len`] bytes (its free window
-//!   rounded up to whole segments), then the scheduler is asked again;
+//!   rounded up to whole segments, or [`Scheduler::segments_per_turn`]), then the
+//!   scheduler is asked again;
 //! - for `trusted_only` data, untrusted subflows are marked unusable before the scheduler
 //!   sees them ([`restrict_to_trusted`]), and an answer naming an unusable subflow is
 //!   ignored: no scheduler can put such data on an untrusted subflow;
@@ -114,6 +115,11 @@ pub trait Scheduler: Send + core::fmt::Debug {
     /// reinjections. Opportunistic retransmission is off: it would only add another copy.
     fn redundant(&self) -> bool {
         false
+    }
+    /// Most segments the chosen subflow gets per decision; `None`: its whole free window
+    /// (the default, which keeps mappings long).
+    fn segments_per_turn(&self) -> Option<u64> {
+        None
     }
     /// Reads [`SchedulerInput::oldest_unsent_age`]. Only then does the connection record
     /// write times (and cut decisions where they change); otherwise the age is zero.

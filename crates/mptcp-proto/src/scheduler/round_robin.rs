@@ -1,8 +1,10 @@
 //! Round robin: the subflows with room take turns, in index order, whatever their RTT.
 //! Backup subflows only when no regular subflow is usable, as for [`super::MinRtt`].
 //!
-//! A turn is one chunk (a subflow's free window), so with every window full the ACK clock
-//! decides, as in Linux's `roundrobin` scheduler with `cwnd_limited`.
+//! A turn is one segment, as in Linux's `roundrobin` scheduler (`num_segments` 1,
+//! `cwnd_limited`): with every window full the ACK clock decides, and when data is scarce
+//! (an application that writes little at a time) it is spread over the subflows rather
+//! than all sent on the fastest.
 
 use super::{preferred, Scheduler, SchedulerInput};
 
@@ -30,6 +32,9 @@ impl Scheduler for RoundRobin {
     fn name(&self) -> &'static str {
         "round-robin"
     }
+    fn segments_per_turn(&self) -> Option<u64> {
+        Some(1)
+    }
 }
 
 #[cfg(test)]
@@ -48,6 +53,7 @@ mod tests {
     #[test]
     fn alternates_whatever_the_rtt() {
         let mut s = RoundRobin::default();
+        assert_eq!(s.segments_per_turn(), Some(1));
         let v = [view(0, 80, 5000), view(1, 10, 5000)];
         assert_eq!(
             run(&mut s, &v, 5),
