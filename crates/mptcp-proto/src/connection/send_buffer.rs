@@ -15,6 +15,11 @@ pub struct SendFlags {
     /// The bytes are sensitive: they may only be mapped onto trusted subflows (Duchêne's
     /// thesis §2.3, seed 002, the `MPTCP_TRUSTED` flag of `sendmsg`). While no trusted
     /// subflow can take them they wait, and so does the data written after them.
+    ///
+    /// The thesis assumes a trusted initial subflow. With an untrusted one, do not start
+    /// the connection with trusted-only bytes: the client joins other paths once the
+    /// connection is fully established, which takes a DATA_ACK, hence some data sent on
+    /// the initial subflow; sensitive first bytes alone would wait forever.
     pub trusted_only: bool,
 }
 
