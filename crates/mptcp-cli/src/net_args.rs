@@ -27,7 +27,8 @@ pub struct NetArgs {
     /// Use the host kernel's MPTCP instead of the user-space stack.
     #[arg(long)]
     pub kernel: bool,
-    /// Packet scheduler of the user-space stack.
+    /// Packet scheduler of the user-space stack: default (min-rtt), round-robin, redundant,
+    /// blest[:LAMBDA], ecf[:BETA], active-backup[:DELAY] (e.g. active-backup:200ms).
     #[arg(long, value_name = "S")]
     pub scheduler: Option<String>,
     /// Congestion control: reno (default), cubic, or the coupled lia, olia, balia

@@ -88,6 +88,12 @@ pub struct EndpointConfig {
     pub add_addr_timeout: Duration,
     /// Most addresses remembered from the peer's ADD_ADDRs per connection.
     pub max_remote_addrs: usize,
+    /// Local addresses whose subflows are trusted: only they carry data written with
+    /// `SendFlags::trusted_only` (see also `Endpoint::set_subflow_trusted`).
+    pub trusted_addrs: Vec<std::net::IpAddr>,
+    /// Local addresses whose subflows start as backup (MP_JOIN flag B; MP_PRIO for an
+    /// initial subflow); see also `Endpoint::set_subflow_backup`.
+    pub backup_addrs: Vec<std::net::IpAddr>,
 }
 
 impl Default for EndpointConfig {
@@ -127,6 +133,8 @@ impl Default for EndpointConfig {
             add_addr_retries: 4,
             add_addr_timeout: Duration::from_secs(2),
             max_remote_addrs: 8,
+            trusted_addrs: Vec::new(),
+            backup_addrs: Vec::new(),
         }
     }
 }

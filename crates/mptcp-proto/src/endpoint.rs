@@ -4,6 +4,7 @@
 use crate::config::EndpointConfig;
 use crate::congestion::CcAlgorithm;
 use crate::connection::input::SegOptions;
+use crate::connection::send_buffer::SendFlags;
 use crate::connection::{Connection, Role};
 use crate::error::{ConnectError, ListenError, ReadError, WriteError};
 use crate::event::{CloseReason, Event};
@@ -590,10 +591,23 @@ impl Endpoint {
 
     /// Queues application data; returns how many bytes were accepted (possibly fewer than given).
     pub fn send(&mut self, conn: ConnectionHandle, data: &[u8]) -> Result<usize, WriteError> {
+        self.send_with(conn, data, SendFlags::default())
+    }
+
+    /// [`Endpoint::send`] with per-write flags: with `trusted_only` the bytes are only ever
+    /// mapped onto trusted subflows (`EndpointConfig::trusted_addrs`,
+    /// [`Endpoint::set_subflow_trusted`]), reinjections and retransmissions included; they
+    /// wait, with the data written after them, while no trusted subflow can take them.
+    pub fn send_with(
+        &mut self,
+        conn: ConnectionHandle,
+        data: &[u8],
+        flags: SendFlags,
+    ) -> Result<usize, WriteError> {
         let Some(c) = self.conn_mut(conn) else {
             return Err(WriteError::Closed);
         };
-        let r = c.send(data);
+        let r = c.send(data, flags);
         if r.is_ok() {
             self.mark_dirty(conn.0);
         }
@@ -646,6 +660,22 @@ impl Endpoint {
         if let Some(c) = self.conn_mut(conn) {
             if let Some(idx) = c.subflow_index(subflow) {
                 c.set_backup(idx, backup);
+            }
+            self.mark_dirty(conn.0);
+        }
+    }
+
+    /// Marks a subflow trusted (it may carry `trusted_only` data) or not. Data already
+    /// mapped onto it stays there.
+    pub fn set_subflow_trusted(
+        &mut self,
+        conn: ConnectionHandle,
+        subflow: SubflowId,
+        trusted: bool,
+    ) {
+        if let Some(c) = self.conn_mut(conn) {
+            if let Some(idx) = c.subflow_index(subflow) {
+                c.subflows[idx].trusted = trusted;
             }
             self.mark_dirty(conn.0);
         }

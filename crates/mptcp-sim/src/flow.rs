@@ -187,9 +187,23 @@ fn configs_for(spec: &FlowSpec, mss: u16, index: usize) -> (EndpointConfig, Endp
 
 impl Flow {
     /// Builds flow `index` with endpoints seeded from the scenario seed.
-    /// `mss` follows the smallest MTU of the flow's paths (IPv4: MTU - 40).
-    pub fn new(index: usize, spec: &FlowSpec, seed: u64, n_paths: usize, mss: u16) -> Self {
-        let (client_config, server_config) = configs_for(spec, mss, index);
+    /// `mss` follows the smallest MTU of the flow's paths (IPv4: MTU - 40); the client's
+    /// subflows on `backup_paths` are backup subflows.
+    pub fn new(
+        index: usize,
+        spec: &FlowSpec,
+        seed: u64,
+        n_paths: usize,
+        mss: u16,
+        backup_paths: &[usize],
+    ) -> Self {
+        let (mut client_config, server_config) = configs_for(spec, mss, index);
+        client_config.backup_addrs = spec
+            .paths
+            .iter()
+            .filter(|p| backup_paths.contains(p))
+            .map(|&p| IpAddr::V4(client_addr(p, index)))
+            .collect();
         let client = Endpoint::new(
             client_config,
             derive_seed(seed, Stream::Client, index as u64),

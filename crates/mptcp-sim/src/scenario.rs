@@ -1,5 +1,13 @@
 //! Scenario files (TOML): the stable contract described in DESIGN.md, "Simulator scenario file".
 //!
+//! Extensions to that contract (optional keys; files without them mean what they meant):
+//! - `[[path]] backup = true`: the client's subflows on this path are backup subflows (it
+//!   sends MP_JOIN with flag B, or MP_PRIO for an initial subflow), so the default
+//!   scheduler only uses the path when no regular one is usable and `active-backup:DELAY`
+//!   uses it for data older than DELAY. Default `false`.
+//! - `[[flow]] scheduler` takes parameters after a colon, e.g. `"active-backup:200ms"`,
+//!   `"ecf:0.25"`, `"blest:1.2"` (grammar: `SchedulerKind::from_name`).
+//!
 //! Parsing happens in two stages. Serde structs with `deny_unknown_fields` catch unknown keys
 //! (each table is deserialized on its own so the error can name its position, e.g.
 //! `path[1].event[0]`); leaf values are kept as raw TOML values and then validated by hand so
@@ -202,6 +210,8 @@ pub struct PathSpec {
     pub middlebox: Option<MiddleboxKind>,
     /// Largest IP packet the path carries (default 1500); endpoints use MSS = MTU - 40.
     pub mtu: u64,
+    /// The client's subflows on this path are backup subflows.
+    pub backup: bool,
     /// Timeline, sorted by time.
     pub events: Vec<PathEvent>,
 }
@@ -309,6 +319,7 @@ struct RawPath {
     duplicate: Option<Value>,
     middlebox: Option<Value>,
     mtu: Option<Value>,
+    backup: Option<Value>,
     #[serde(default)]
     event: Vec<Value>,
 }
@@ -342,7 +353,8 @@ struct RawFlow {
 }
 
 const SCENARIO_KEYS: &str = "seed, duration, path, flow";
-const PATH_KEYS: &str = "rate, delay, queue, loss, reorder, duplicate, middlebox, mtu, event";
+const PATH_KEYS: &str =
+    "rate, delay, queue, loss, reorder, duplicate, middlebox, mtu, backup, event";
 const EVENT_KEYS: &str = "at, action, rate, delay, loss, queue";
 const FLOW_KEYS: &str = "kind, paths, bytes, start, direction, cc, scheduler, path_manager, \
      checksum, send_buffer, recv_buffer, join_delay";
@@ -628,6 +640,11 @@ fn validate_path(cx: &Ctx<'_>, v: Value, i: usize) -> Result<PathSpec, ScenarioE
             m
         }
     };
+    let backup = match &raw.backup {
+        None => false,
+        Some(Value::Boolean(b)) => *b,
+        Some(v) => return Err(cx.invalid(&f("backup"), "true or false", v)),
+    };
     let mut events = Vec::with_capacity(raw.event.len());
     for (j, ev) in raw.event.into_iter().enumerate() {
         events.push(validate_event(cx, ev, &format!("{at}.event[{j}]"))?);
@@ -643,6 +660,7 @@ fn validate_path(cx: &Ctx<'_>, v: Value, i: usize) -> Result<PathSpec, ScenarioE
         duplicate,
         middlebox,
         mtu,
+        backup,
         events,
     })
 }
@@ -785,7 +803,11 @@ fn validate_flow(
     let scheduler = match &raw.scheduler {
         None => SchedulerKind::default(),
         Some(v) => {
-            let expected = format!("one of {}", quoted_list(KNOWN_SCHEDULERS));
+            let expected = format!(
+                "one of {} (parameters after a colon: blest:LAMBDA, ecf:BETA, \
+                 active-backup:DELAY such as \"active-backup:200ms\" or \"active-backup:inf\")",
+                quoted_list(KNOWN_SCHEDULERS)
+            );
             let s = cx.string(v, &f("scheduler"), &expected)?;
             SchedulerKind::from_name(s).map_err(|_| cx.invalid(&f("scheduler"), &expected, v))?
         }

@@ -269,6 +269,9 @@ impl Simulation {
                 );
             }
         }
+        let backup_paths: Vec<usize> = (0..scenario.paths.len())
+            .filter(|&p| scenario.paths[p].backup)
+            .collect();
         let mut flows = Vec::with_capacity(scenario.flows.len());
         for (f, spec) in scenario.flows.iter().enumerate() {
             let mtu = spec
@@ -278,7 +281,7 @@ impl Simulation {
                 .min()
                 .unwrap_or(crate::scenario::DEFAULT_MTU);
             let mss = u16::try_from(mtu.saturating_sub(40)).unwrap_or(u16::MAX);
-            let mut flow = Flow::new(f, spec, seed, n_paths, mss);
+            let mut flow = Flow::new(f, spec, seed, n_paths, mss, &backup_paths);
             flow.listen(&mut net.timeline);
             net.schedule(flow.start_time(), Action::FlowStart { flow: f });
             flows.push(flow);

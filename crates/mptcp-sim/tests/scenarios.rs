@@ -528,3 +528,114 @@ fn join_delay_holds_the_second_subflow_back() {
     let (t0, t1) = (ups[0].1, ups.iter().find(|u| u.0 == 1).unwrap().1);
     assert!((0.5..0.6).contains(&(t1 - t0)), "{ups:?}");
 }
+/// Bytes the sender put on `path` (retransmissions included).
+fn path_bytes(f: &mptcp_sim::FlowReport, path: usize) -> u64 {
+    f.subflows
+        .iter()
+        .filter(|s| s.path == Some(path))
+        .map(|s| s.bytes)
+        .sum()
+}
+
+/// Active backup (seed 002 §2.2) over a regular path and a backup path with the lower
+/// RTT: the backup's share of the bytes falls as the expiration delay grows; delay 0 is
+/// the default scheduler with no path marked backup, "inf" the default honouring the
+/// mark (the backup carries nothing while the regular path works).
+#[test]
+fn active_backup_share_falls_with_the_expiration_delay() {
+    use mptcp_proto::scheduler::SchedulerKind;
+    let base = load("active-backup.toml");
+    assert!(base.paths[1].backup && !base.paths[0].backup);
+    let run_with = |scheduler: &str, backup: bool| {
+        let mut s = base.clone();
+        s.flows[0].scheduler = SchedulerKind::from_name(scheduler).unwrap();
+        s.paths[1].backup = backup;
+        let r = run(&s, &RunOptions::default()).unwrap();
+        assert!(r.flows[0].integrity_ok, "{scheduler}:\n{}", r.to_text());
+        r
+    };
+    let share = |r: &Report| {
+        let f = &r.flows[0];
+        path_bytes(f, 1) as f64 / (path_bytes(f, 0) + path_bytes(f, 1)) as f64
+    };
+    let delays = ["0", "250ms", "1s", "2s", "3s", "inf"];
+    let mut shares = Vec::new();
+    let mut reports = Vec::new();
+    for d in delays {
+        let r = run_with(&format!("active-backup:{d}"), true);
+        shares.push(share(&r));
+        reports.push(r);
+    }
+    let table: Vec<String> = delays
+        .iter()
+        .zip(&shares)
+        .map(|(d, s)| format!("{d}: {:.1} %", s * 100.0))
+        .collect();
+    for w in shares.windows(2) {
+        assert!(w[1] <= w[0], "backup share rose with the delay: {table:?}");
+    }
+    assert!(shares[0] > 0.4, "delay 0 should pool both paths: {table:?}");
+    assert!(
+        shares[3] < shares[0] - 0.1,
+        "2 s should use the backup less: {table:?}"
+    );
+    // Strict backup: the backup subflow is up and carries nothing.
+    let strict = &reports[delays.len() - 1].flows[0];
+    assert!(
+        strict.subflows.iter().any(|s| s.path == Some(1)),
+        "{table:?}"
+    );
+    assert_eq!(path_bytes(strict, 1), 0, "{table:?}");
+    // The two ends are exactly the default scheduler (same report, bar the wall time).
+    let default_pooled = run_with("default", false);
+    assert_eq!(
+        without_wall_time(&reports[0]),
+        without_wall_time(&default_pooled)
+    );
+    let default_backup = run_with("default", true);
+    assert_eq!(
+        without_wall_time(&reports[delays.len() - 1]),
+        without_wall_time(&default_backup)
+    );
+}
+
+/// Every scheduler completes two-path transfers with the bytes checked one by one by the
+/// receiving application: over very different RTTs and over a lossy path, both ways.
+#[test]
+fn every_scheduler_completes_intact() {
+    use mptcp_proto::scheduler::SchedulerKind;
+    use mptcp_sim::scenario::Direction;
+    for file in ["heterogeneous-rtt.toml", "lossy-path.toml"] {
+        for name in [
+            "min-rtt",
+            "round-robin",
+            "redundant",
+            "blest",
+            "ecf",
+            "active-backup:100ms",
+        ] {
+            for direction in [Direction::Upload, Direction::Download] {
+                let mut s = load(file);
+                s.flows[0].bytes = 10_000_000;
+                s.flows[0].direction = direction;
+                s.flows[0].scheduler = SchedulerKind::from_name(name).unwrap();
+                let r = run(&s, &RunOptions::default()).unwrap();
+                let f = &r.flows[0];
+                let what = format!("{file} {name} {direction:?}");
+                assert!(f.integrity_ok, "{what}:\n{}", r.to_text());
+                assert!(f.completion_time_s.is_some(), "{what} did not finish");
+                assert!(!f.fallback, "{what} fell back");
+                assert!(
+                    path_bytes(f, 0) > 0 && path_bytes(f, 1) > 0,
+                    "{what}:\n{}",
+                    r.to_text()
+                );
+                if name == "redundant" {
+                    // Every byte went at least once over the path that carried the most.
+                    let most = path_bytes(f, 0).max(path_bytes(f, 1));
+                    assert!(most >= 10_000_000, "{what}:\n{}", r.to_text());
+                }
+            }
+        }
+    }
+}

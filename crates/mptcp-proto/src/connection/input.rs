@@ -157,7 +157,8 @@ impl Connection {
         });
         sf.local_addr_id = local_addr_id;
         sf.remote_addr_id = remote_addr_id;
-        sf.backup_local = backup;
+        // Backup by the path manager's choice or by `EndpointConfig::backup_addrs`.
+        sf.backup_local |= backup;
         sf.syn_pending = true;
         Some(idx)
     }

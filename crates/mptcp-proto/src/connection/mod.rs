@@ -31,7 +31,7 @@ use autotune::RecvAutotune;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reassembly::Reassembly;
-use send_buffer::SendBuffer;
+use send_buffer::{SendBuffer, SendFlags};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -75,10 +75,12 @@ pub(crate) enum ConnTimer {
     PathManager = 3,
     /// The end of `EndpointConfig::join_delay`: requested subflows may open.
     JoinDelay = 4,
+    /// The scheduler asked to be asked again ([`crate::scheduler::Scheduler::retry_at`]).
+    Scheduler = 5,
 }
 
 /// Number of [`ConnTimer`]s.
-pub(crate) const CONN_TIMER_COUNT: usize = 5;
+pub(crate) const CONN_TIMER_COUNT: usize = 6;
 
 /// A connection and its subflows.
 #[derive(Debug)]
@@ -312,6 +314,12 @@ impl Connection {
             now,
         );
         sf.rcv_wscale = self.rcv_wscale();
+        sf.trusted = self.config.trusted_addrs.contains(&local.ip());
+        if self.config.backup_addrs.contains(&local.ip()) {
+            sf.backup_local = true;
+            // MP_JOIN carries flag B; an initial subflow can only say so with MP_PRIO.
+            sf.send_mp_prio = self.subflows.is_empty();
+        }
         self.subflows.push(sf);
         self.subflows.len() - 1
     }
@@ -398,7 +406,7 @@ impl Connection {
     }
 
     /// Application write.
-    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, WriteError> {
+    pub(crate) fn send(&mut self, data: &[u8], flags: SendFlags) -> Result<usize, WriteError> {
         if self.closed.is_some() {
             return Err(WriteError::Closed);
         }
@@ -407,7 +415,9 @@ impl Connection {
         }
         // Retained copies count against the send buffer.
         let room = self.send_buf.space().saturating_sub(self.retained_bytes());
-        let n = self.send_buf.push(&data[..data.len().min(room)]);
+        let n = self
+            .send_buf
+            .push_with(&data[..data.len().min(room)], flags);
         self.stats.bytes_written += n as u64;
         if n < data.len() {
             self.writable_wanted = true;
@@ -536,6 +546,7 @@ impl Connection {
                 remote: s.remote,
                 established: s.state.is_synchronized() && s.state != TcpState::TimeWait,
                 backup: s.backup_local || s.backup_remote,
+                trusted: s.trusted,
                 bytes_sent: s.stats.bytes_sent,
                 bytes_acked: s.snd_una.saturating_sub(1),
                 bytes_received: s.stats.bytes_received,

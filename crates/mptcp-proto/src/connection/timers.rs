@@ -54,6 +54,10 @@ impl Connection {
         if self.conn_timers[ConnTimer::JoinDelay as usize].is_some_and(|t| t <= now) {
             self.conn_timers[ConnTimer::JoinDelay as usize] = None;
         }
+        if self.conn_timers[ConnTimer::Scheduler as usize].is_some_and(|t| t <= now) {
+            // The scheduler wanted another look: the endpoint polls the connection next.
+            self.conn_timers[ConnTimer::Scheduler as usize] = None;
+        }
         if self.conn_timers[ConnTimer::DataFin as usize].is_some_and(|t| t <= now) {
             self.conn_timers[ConnTimer::DataFin as usize] = None;
             if self.mode == Mode::Mptcp && !self.data_fin_acked && self.data_fin_sent {

@@ -246,6 +246,11 @@ pub struct Subflow {
     pub backup_remote: bool,
     /// An MP_PRIO should be sent on this subflow.
     pub send_mp_prio: bool,
+    /// May carry data written `trusted_only` (local address in `trusted_addrs`, or set by
+    /// the application).
+    pub trusted: bool,
+    /// Redundant scheduling: the next data offset this subflow has not carried.
+    pub redundant_next: u64,
     /// Timed out at least once since its last progress: the scheduler avoids it.
     pub stale: bool,
     /// Data-level ack value last sent here (to omit unchanged DATA_ACKs).
@@ -421,6 +426,8 @@ impl Subflow {
             backup_local: false,
             backup_remote: false,
             send_mp_prio: false,
+            trusted: false,
+            redundant_next: 0,
             stale: false,
             last_data_ack_sent: None,
             last_window_sent: 0,

@@ -446,3 +446,29 @@ fn iface_events_parse_and_take_no_parameters() {
     ));
     assert!(m.contains("path[0].event[0].action"), "{m}");
 }
+
+#[test]
+fn backup_paths_and_scheduler_parameters() {
+    let s = Scenario::from_toml(&with_path("backup = true"), "x").unwrap();
+    assert!(s.paths[0].backup);
+    let s = Scenario::from_toml(&with_path(""), "x").unwrap();
+    assert!(!s.paths[0].backup, "paths are regular by default");
+    let m = err(&with_path("backup = \"yes\""));
+    assert!(m.contains("path[0].backup: expected true or false"), "{m}");
+    let s = Scenario::from_toml(
+        &with_flow("paths = [0]\nbytes = 1\nscheduler = \"active-backup:200ms\""),
+        "x",
+    )
+    .unwrap();
+    assert_eq!(
+        s.flows[0].scheduler,
+        SchedulerKind::ActiveBackup {
+            expiration: Some(Duration::from_millis(200))
+        }
+    );
+    let m = err(&with_flow(
+        "paths = [0]\nbytes = 1\nscheduler = \"active-backup:soon\"",
+    ));
+    assert!(m.contains("flow[0].scheduler: expected one of"), "{m}");
+    assert!(m.contains("active-backup:DELAY"), "{m}");
+}
