@@ -19,7 +19,8 @@ pub struct RuntimeConfig {
     pub tun_name: String,
     /// The stack's addresses, one per path; each is routed to the device.
     pub addrs: Vec<IpAddr>,
-    /// Engine settings. `announce_addrs` is filled from `addrs` when left empty.
+    /// Engine settings. `announce_addrs` is filled from `addrs` when left empty; `mss` is
+    /// lowered to what the device carries ([`tun::max_mss`]).
     pub endpoint: EndpointConfig,
     /// Capture every packet sent and received into this file.
     pub pcap: Option<PathBuf>,
@@ -73,6 +74,7 @@ impl Runtime {
         if ep_config.announce_addrs.is_empty() {
             ep_config.announce_addrs = config.addrs.clone();
         }
+        ep_config.mss = ep_config.mss.min(tun::max_mss(&config.addrs));
         let ep = Endpoint::new(ep_config, rand::random());
         let shared = Shared::new(ep, config.addrs.clone());
         let (stop, stop_rx) = watch::channel(false);

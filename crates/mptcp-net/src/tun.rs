@@ -11,8 +11,25 @@ use std::path::Path;
 use std::process::Command;
 use tun_rs::{AsyncDevice, DeviceBuilder};
 
-/// MTU of the device; the engine's MSS (1460) plus 40 bytes of headers fits.
+/// MTU of the device; the engine's MSS is capped so that a segment fits (see [`max_mss`]).
 pub const TUN_MTU: u16 = 1500;
+
+/// The largest MSS whose segments fit the device with the stack's addresses: the MTU less
+/// the TCP header and the largest IP header in use (IPv4 20 bytes: 1460; IPv6 40 bytes:
+/// 1440). The engine has one MSS for all subflows, so one IPv6 address lowers it for all.
+///
+/// It matters: peers size their segments from the MSS we announce, and we size ours from
+/// the smaller of theirs and this one. A 1460-byte segment in IPv6 is a 1520-byte packet,
+/// which a 1500-byte link refuses with an ICMPv6 "packet too big" that the engine does not
+/// act on, so the transfer would stall.
+pub fn max_mss(addrs: &[IpAddr]) -> u16 {
+    let ip_header = if addrs.iter().any(IpAddr::is_ipv6) {
+        40
+    } else {
+        20
+    };
+    TUN_MTU - ip_header - 20
+}
 
 /// Runs `ip ARGS...`, turning a failure into an error with ip's own message.
 pub(crate) fn run_ip(args: &[&str]) -> io::Result<()> {
@@ -170,4 +187,20 @@ pub fn open(name: &str, addrs: &[IpAddr]) -> io::Result<(AsyncDevice, TunGuard)>
         guard.set_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
     }
     Ok((dev, guard))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_mss_fits_the_device() {
+        let v4: IpAddr = "10.7.0.1".parse().unwrap();
+        let v6: IpAddr = "fd07::1".parse().unwrap();
+        assert_eq!(max_mss(&[v4]), 1460);
+        assert_eq!(max_mss(&[v6]), 1440);
+        assert_eq!(max_mss(&[v4, v6]), 1440);
+        // A full segment plus headers is exactly the MTU.
+        assert_eq!(max_mss(&[v6]) + 20 + 40, TUN_MTU);
+    }
 }

@@ -194,6 +194,59 @@ fn server_announces_address_and_client_joins_it() {
     );
 }
 
+/// A server with three addresses to announce sends one ADD_ADDR at a time: the next only
+/// after the client echoed the previous (Linux drops an ADD_ADDR that arrives while it is
+/// still handling the previous one).
+#[test]
+fn server_announces_addresses_one_at_a_time() {
+    use mptcp_proto::wire::{IpRepr, MptcpOption, TcpOption, TcpRepr};
+    let announce: Vec<std::net::IpAddr> = ["10.9.1.1", "10.9.2.1", "10.9.3.1"]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    let server_cfg = EndpointConfig {
+        announce_addrs: announce.clone(),
+        ..EndpointConfig::default()
+    };
+    let mut pair = Pair::new(
+        EndpointConfig::default(),
+        server_cfg,
+        vec![(Link::new(5, 100), Link::new(5, 100))],
+        9,
+    );
+    pair.capture_limit = usize::MAX;
+    let data = pattern(1_000_000, 3);
+    let (got, done, c) = transfer(&mut pair, &data, secs(30));
+    assert!(done.is_some() && got == data);
+    assert_eq!(pair.client.stats(c).unwrap().add_addr_rx, 3);
+    // In sending order: the server's first ADD_ADDR of each address, the client's echoes.
+    let mut announced = Vec::new();
+    let mut echoed = Vec::new();
+    for (to_server, pkt) in &pair.captured {
+        let (_, payload) = IpRepr::parse(pkt).unwrap();
+        let seg = TcpRepr::parse(payload, None).unwrap();
+        for o in seg.options.iter() {
+            let TcpOption::Mptcp(MptcpOption::AddAddr(aa)) = o else {
+                continue;
+            };
+            if aa.echo && *to_server {
+                echoed.push(aa.addr);
+            } else if !aa.echo && !*to_server && !announced.contains(&aa.addr) {
+                assert_eq!(
+                    echoed.len(),
+                    announced.len(),
+                    "{} announced before {:?} were echoed (echoes: {echoed:?})",
+                    aa.addr,
+                    announced
+                );
+                announced.push(aa.addr);
+            }
+        }
+    }
+    assert_eq!(announced, announce, "announcements in order");
+    assert_eq!(echoed, announce, "each echoed once, in order");
+}
+
 #[test]
 fn abort_sends_fastclose_and_peer_closes() {
     let mut pair = Pair::new(

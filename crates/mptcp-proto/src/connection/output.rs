@@ -135,10 +135,7 @@ impl Connection {
         }
         !self.pending_echoes.is_empty()
             || !self.pending_remove.is_empty()
-            || self
-                .announcements
-                .iter()
-                .any(|a| !a.echoed && a.next_at.is_some_and(|t| t <= now))
+            || self.due_announcement(now).is_some()
     }
 
     /// TS option (RFC 7323) when negotiated.
@@ -696,11 +693,8 @@ impl Connection {
         let timeout = self.config.add_addr_timeout;
         let remote_key = self.remote_key.unwrap_or(0);
         let local_key = self.local_key;
-        if let Some(a) = self
-            .announcements
-            .iter_mut()
-            .find(|a| !a.echoed && a.next_at.is_some_and(|t| t <= now))
-        {
+        if let Some(i) = self.due_announcement(now) {
+            let a = &mut self.announcements[i];
             let hmac = crypto::add_addr_hmac(local_key, remote_key, a.id, a.addr, None);
             let o = MptcpOption::AddAddr(AddAddr {
                 echo: false,
@@ -715,12 +709,7 @@ impl Connection {
                 a.next_at = (a.retries_left > 0).then_some(now + timeout);
             }
         }
-        self.conn_timers[super::ConnTimer::AddAddr as usize] = self
-            .announcements
-            .iter()
-            .filter(|a| !a.echoed)
-            .filter_map(|a| a.next_at)
-            .min();
+        self.conn_timers[super::ConnTimer::AddAddr as usize] = self.announcement_deadline();
         if !self.pending_remove.is_empty() {
             let ids: SmallVec<[u8; 8]> = self.pending_remove.iter().take(8).copied().collect();
             let o = MptcpOption::RemoveAddr(RemoveAddr {

@@ -10,6 +10,36 @@ use crate::wire::{AddAddr, MpTcpRst, RemoveAddr};
 use std::net::{IpAddr, SocketAddr};
 
 impl Connection {
+    /// The announcement to send (or resend) now, if any.
+    ///
+    /// One announcement is outstanding at a time (sent, neither echoed nor given up); the
+    /// next goes out once it is echoed or given up. Linux handles one received ADD_ADDR at a
+    /// time: one that arrives while it is still busy with the previous is dropped without an
+    /// echo (MPTcpExtAddAddrDrop), and a peer whose sending side has closed by the time the
+    /// retransmission comes never joins that address.
+    pub(crate) fn due_announcement(&self, now: Instant) -> Option<usize> {
+        let i = self.current_announcement()?;
+        self.announcements[i]
+            .next_at
+            .is_some_and(|t| t <= now)
+            .then_some(i)
+    }
+
+    /// When the current announcement is due (the ADD_ADDR timer).
+    pub(crate) fn announcement_deadline(&self) -> Option<Instant> {
+        self.announcements[self.current_announcement()?].next_at
+    }
+
+    /// The outstanding announcement, or else the first one not sent yet.
+    fn current_announcement(&self) -> Option<usize> {
+        let waiting = |a: &super::Announcement| !a.echoed && a.next_at.is_some();
+        let sent = |a: &super::Announcement| a.retries_left < self.config.add_addr_retries;
+        self.announcements
+            .iter()
+            .position(|a| waiting(a) && sent(a))
+            .or_else(|| self.announcements.iter().position(waiting))
+    }
+
     /// An ADD_ADDR arrived: an echo of ours, or a new address of the peer.
     pub(crate) fn on_add_addr(&mut self, now: Instant, aa: AddAddr) {
         if aa.echo {
@@ -22,6 +52,8 @@ impl Connection {
                 a.echoed = true;
                 a.next_at = None;
             }
+            // The next announcement, if any, may go.
+            self.conn_timers[super::ConnTimer::AddAddr as usize] = self.announcement_deadline();
             return;
         }
         self.stats.add_addr_rx += 1;
