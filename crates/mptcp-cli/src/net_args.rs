@@ -27,10 +27,12 @@ pub struct NetArgs {
     /// Use the host kernel's MPTCP instead of the user-space stack.
     #[arg(long)]
     pub kernel: bool,
-    /// Packet scheduler of the user-space stack.
+    /// Packet scheduler of the user-space stack: default (min-rtt), round-robin, redundant,
+    /// blest[:LAMBDA], ecf[:BETA], active-backup[:DELAY] (e.g. active-backup:200ms).
     #[arg(long, value_name = "S")]
     pub scheduler: Option<String>,
-    /// Congestion control (user-space stack; with --kernel, the sockets' Linux name).
+    /// Congestion control: reno (default), cubic, or the coupled lia, olia, balia
+    /// (user-space stack; with --kernel, the sockets' Linux name).
     #[arg(long, value_name = "C")]
     pub cc: Option<String>,
     /// Path manager of the user-space stack.
@@ -56,7 +58,8 @@ impl NetArgs {
             config.path_manager = mptcp_proto::path_manager::PathManagerKind::from_name(name)
                 .map_err(|e| e.to_string())?;
         }
-        if let Some(name) = &self.cc {
+        // With --kernel the name is Linux's (the socket option checks it).
+        if let Some(name) = self.cc.as_ref().filter(|_| !self.kernel) {
             config.congestion = CcAlgorithm::from_name(name).map_err(|e| e.to_string())?;
         }
         config.checksum = self.checksum;
@@ -66,6 +69,29 @@ impl NetArgs {
             }
             if self.pcap.is_some() {
                 return Err("--pcap needs the user-space stack (--tun), not --kernel".into());
+            }
+            // The kernel takes these settings per namespace, not per socket: saying nothing
+            // would measure something else than was asked.
+            if self.scheduler.is_some() {
+                return Err(
+                    "--scheduler applies to the user-space stack (--tun); the kernel's \
+                     scheduler is not selectable per socket"
+                        .into(),
+                );
+            }
+            if self.path_manager.is_some() {
+                return Err(
+                    "--path-manager applies to the user-space stack (--tun); configure \
+                     the kernel's with `ip mptcp endpoint` and `ip mptcp limits`"
+                        .into(),
+                );
+            }
+            if self.checksum {
+                return Err(
+                    "--checksum applies to the user-space stack (--tun); the kernel's \
+                     DSS checksums follow sysctl net.mptcp.checksum_enabled"
+                        .into(),
+                );
             }
         } else {
             if self.tun.is_none() {
@@ -144,5 +170,61 @@ where
             eprintln!("{what}: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kernel_args() -> NetArgs {
+        NetArgs {
+            kernel: true,
+            ..NetArgs::default()
+        }
+    }
+
+    #[test]
+    fn user_space_settings_are_refused_with_the_kernel() {
+        let mut a = kernel_args();
+        assert!(a.endpoint_config().is_ok());
+        a.scheduler = Some("default".into());
+        assert!(a.endpoint_config().unwrap_err().contains("--scheduler"));
+        let mut a = kernel_args();
+        a.path_manager = Some("default".into());
+        assert!(a.endpoint_config().unwrap_err().contains("--path-manager"));
+        let mut a = kernel_args();
+        a.checksum = true;
+        assert!(a
+            .endpoint_config()
+            .unwrap_err()
+            .contains("checksum_enabled"));
+        // The kernel takes a congestion control per socket: allowed.
+        let mut a = kernel_args();
+        a.cc = Some("bbr".into());
+        assert!(a.endpoint_config().is_ok());
+    }
+
+    #[test]
+    fn unknown_names_are_reported_before_combinations() {
+        let mut a = kernel_args();
+        a.scheduler = Some("nope".into());
+        assert!(a
+            .endpoint_config()
+            .unwrap_err()
+            .contains("unknown scheduler"));
+    }
+
+    #[test]
+    fn user_space_stack_needs_tun_and_an_address() {
+        let mut a = NetArgs::default();
+        assert!(a.endpoint_config().unwrap_err().contains("no stack chosen"));
+        a.tun = Some("t0".into());
+        assert!(a.endpoint_config().unwrap_err().contains("--addr"));
+        a.addrs = vec!["10.0.0.1".parse().unwrap()];
+        a.scheduler = Some("min-rtt".into());
+        a.checksum = true;
+        let c = a.endpoint_config().unwrap();
+        assert!(c.checksum);
     }
 }

@@ -22,6 +22,16 @@ pub struct SimArgs {
     /// Write one capture per path, DIR/path{N}.pcap.
     #[arg(long, value_name = "DIR")]
     pub pcap: Option<PathBuf>,
+    /// Add bytes sent per flow and path every INTERVAL (e.g. "100ms") to the JSON, as
+    /// `"samples": [{"time_s", "flow", "path", "bytes"}]`.
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_interval)]
+    pub sample: Option<std::time::Duration>,
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    mptcp_sim::units::parse_duration(s)
+        .filter(|d| *d >= std::time::Duration::from_millis(1))
+        .ok_or_else(|| format!("expected a duration of at least 1ms like \"100ms\", got {s:?}"))
 }
 
 /// Runs the subcommand.
@@ -36,6 +46,7 @@ pub fn run(args: &SimArgs) -> ExitCode {
     let opts = RunOptions {
         seed: args.seed,
         pcap_dir: args.pcap.clone(),
+        sample_interval: args.sample,
     };
     let report = match mptcp_sim::run(&scenario, &opts) {
         Ok(r) => r,

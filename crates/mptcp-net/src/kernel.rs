@@ -50,15 +50,24 @@ pub fn is_mptcp(stream: &TcpStream) -> bool {
     rc == 0 && val == 1
 }
 
+/// Checks a congestion-control name on a plain TCP socket: an MPTCP socket without a
+/// subflow yet accepts any name and drops it silently.
+fn probe_cc(name: &str) -> io::Result<()> {
+    let probe = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+    probe.set_tcp_congestion(name.as_bytes())
+}
+
 /// Sets the socket's congestion control (a Linux name such as "cubic" or "reno").
 fn set_cc(sock: &Socket, cc: Option<&str>) -> io::Result<()> {
     match cc {
-        Some(name) => sock.set_tcp_congestion(name.as_bytes()).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("the kernel refuses congestion control {name:?}: {e}"),
-            )
-        }),
+        Some(name) => probe_cc(name)
+            .and_then(|()| sock.set_tcp_congestion(name.as_bytes()))
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("the kernel refuses congestion control {name:?}: {e}"),
+                )
+            }),
         None => Ok(()),
     }
 }

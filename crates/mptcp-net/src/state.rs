@@ -245,6 +245,7 @@ pub(crate) fn close_error(reason: CloseReason) -> io::Error {
         CloseReason::ProtocolError => (io::ErrorKind::InvalidData, "protocol error"),
         CloseReason::Refused => (io::ErrorKind::ConnectionRefused, "connection refused"),
         CloseReason::Removed => (io::ErrorKind::ConnectionAborted, "connection removed"),
+        CloseReason::AddressDown => (io::ErrorKind::ConnectionAborted, "local address down"),
     };
     io::Error::new(kind, msg)
 }

@@ -1,7 +1,7 @@
 //! Endpoint and connection configuration: every limit the engine enforces lives here.
 
 use crate::congestion::CcAlgorithm;
-use crate::path_manager::PathManagerKind;
+use crate::path_manager::{PathManagerKind, PmEndpoint, PmLimits, RejoinPolicy};
 use crate::scheduler::SchedulerKind;
 use crate::time::Duration;
 
@@ -16,8 +16,16 @@ pub struct EndpointConfig {
     pub max_half_open: usize,
     /// Send buffer per connection, bytes.
     pub send_buffer: usize,
-    /// Receive buffer per connection, bytes (also bounds out-of-order data).
+    /// Receive buffer per connection, bytes (also bounds out-of-order data). With
+    /// `recv_buffer_autotune` this is the largest the advertised buffer grows to.
     pub recv_buffer: usize,
+    /// Receive-buffer autotuning (dynamic right-sizing, as Linux's `tcp_moderate_rcvbuf`),
+    /// on by default: the connection starts with a 128 KiB buffer (at least 64 KiB per
+    /// subflow) and grows it, once per largest subflow RTT, to twice the bytes the
+    /// application read in that RTT (2 × Σ bandwidth × RTT_max) plus room for a sender in
+    /// slow start; never above `recv_buffer`, never shrinking the advertised window. Off:
+    /// `recv_buffer` is advertised from the start.
+    pub recv_buffer_autotune: bool,
     /// Most out-of-order ranges tracked per subflow and per connection.
     pub max_ooo_ranges: usize,
     /// Most packets queued for transmission by the endpoint itself (RSTs, challenge ACKs).
@@ -28,6 +36,11 @@ pub struct EndpointConfig {
     pub initial_window_segments: u32,
     /// Congestion control for new connections.
     pub congestion: CcAlgorithm,
+    /// Time from the connection becoming fully established to opening the path manager's
+    /// additional subflows. Short flows finish sooner over one subflow (seed 001: below
+    /// about 10 segments), so delaying the join by about two RTTs spares them its cost.
+    /// Zero: at once.
+    pub join_delay: Duration,
     /// Packet scheduler of new connections.
     pub scheduler: SchedulerKind,
     /// Path manager of new connections.
@@ -58,14 +71,29 @@ pub struct EndpointConfig {
     pub keepalive: Option<Duration>,
     /// TIME_WAIT duration (2 MSL).
     pub time_wait: Duration,
-    /// Extra local addresses the server announces with ADD_ADDR (address ID = index + 1).
+    /// Extra local addresses the server announces with ADD_ADDR (address ID = index + 1),
+    /// with the `default`, `fullmesh` and `lb-server` path managers.
     pub announce_addrs: Vec<std::net::IpAddr>,
+    /// The endpoint table of the `endpoints` path manager (`ip mptcp endpoint`).
+    pub pm_endpoints: Vec<PmEndpoint>,
+    /// The limits of the `endpoints` path manager (`ip mptcp limits`; the kernel's defaults,
+    /// 2 subflows and no announcement accepted).
+    pub pm_limits: PmLimits,
+    /// Re-opening of subflows lost to timeouts or resets (`None`: never, as Linux's
+    /// in-kernel path manager).
+    pub rejoin: Option<RejoinPolicy>,
     /// ADD_ADDR retransmissions until echoed (Linux: one per `add_addr_timeout`).
     pub add_addr_retries: u32,
     /// Interval between ADD_ADDR retransmissions.
     pub add_addr_timeout: Duration,
     /// Most addresses remembered from the peer's ADD_ADDRs per connection.
     pub max_remote_addrs: usize,
+    /// Local addresses whose subflows are trusted: only they carry data written with
+    /// `SendFlags::trusted_only` (see also `Endpoint::set_subflow_trusted`).
+    pub trusted_addrs: Vec<std::net::IpAddr>,
+    /// Local addresses whose subflows start as backup (MP_JOIN flag B; MP_PRIO for an
+    /// initial subflow); see also `Endpoint::set_subflow_backup`.
+    pub backup_addrs: Vec<std::net::IpAddr>,
 }
 
 impl Default for EndpointConfig {
@@ -76,11 +104,13 @@ impl Default for EndpointConfig {
             max_half_open: 1024,
             send_buffer: 4 << 20,
             recv_buffer: 4 << 20,
+            recv_buffer_autotune: true,
             max_ooo_ranges: 1024,
             max_pending_control: 1024,
             mss: 1460,
             initial_window_segments: 10,
             congestion: CcAlgorithm::Reno,
+            join_delay: Duration::ZERO,
             scheduler: SchedulerKind::MinRtt,
             path_manager: PathManagerKind::Default,
             mptcp: true,
@@ -97,9 +127,14 @@ impl Default for EndpointConfig {
             keepalive: None,
             time_wait: Duration::from_secs(60),
             announce_addrs: Vec::new(),
+            pm_endpoints: Vec::new(),
+            pm_limits: PmLimits::default(),
+            rejoin: Some(RejoinPolicy::default()),
             add_addr_retries: 4,
             add_addr_timeout: Duration::from_secs(2),
             max_remote_addrs: 8,
+            trusted_addrs: Vec::new(),
+            backup_addrs: Vec::new(),
         }
     }
 }

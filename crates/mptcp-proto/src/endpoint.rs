@@ -4,6 +4,7 @@
 use crate::config::EndpointConfig;
 use crate::congestion::CcAlgorithm;
 use crate::connection::input::SegOptions;
+use crate::connection::send_buffer::SendFlags;
 use crate::connection::{Connection, Role};
 use crate::error::{ConnectError, ListenError, ReadError, WriteError};
 use crate::event::{CloseReason, Event};
@@ -206,7 +207,9 @@ impl Endpoint {
             key,
             local_addrs,
             self.config.scheduler.build(),
-            self.config.path_manager.build(),
+            self.config
+                .path_manager
+                .build(&self.config, role == Role::Client),
         );
         if mptcp {
             self.tokens.insert(crate::crypto::token(key), h);
@@ -398,14 +401,20 @@ impl Endpoint {
         let Some(conn) = self.connections.get_mut(&h) else {
             return;
         };
-        let opens = std::mem::take(&mut conn.pending_opens);
-        for (local_ip, remote) in opens {
-            let Some(port) = self.free_port(local_ip, remote) else {
+        conn.pm_flush(now);
+        let opens = if conn.joins_allowed_at.is_some_and(|t| t > now) {
+            Vec::new()
+        } else {
+            std::mem::take(&mut conn.pending_opens)
+        };
+        for o in opens {
+            let Some(port) = self.free_port(o.local, o.remote) else {
                 continue;
             };
             let conn = self.connections.get_mut(&h).expect("present");
-            let local = SocketAddr::new(local_ip, port);
-            if let Some(idx) = conn.open_join(now, local, remote) {
+            let local = SocketAddr::new(o.local, port);
+            let remote = o.remote;
+            if let Some(idx) = conn.open_join(now, local, remote, o.backup, o.local_id) {
                 let id = conn.subflows[idx].id;
                 self.tuples.insert((local, remote), (h, id));
             }
@@ -476,7 +485,8 @@ impl Endpoint {
                 Some(t) => {
                     self.dirty.push_back(h);
                     let conn_has_changes = !conn.removed_tuples.is_empty()
-                        || !conn.pending_opens.is_empty()
+                        || (!conn.pending_opens.is_empty()
+                            && conn.joins_allowed_at.is_none_or(|t| t <= now))
                         || conn.closed.is_some();
                     let deadline = conn.next_timeout();
                     if conn_has_changes {
@@ -581,10 +591,23 @@ impl Endpoint {
 
     /// Queues application data; returns how many bytes were accepted (possibly fewer than given).
     pub fn send(&mut self, conn: ConnectionHandle, data: &[u8]) -> Result<usize, WriteError> {
+        self.send_with(conn, data, SendFlags::default())
+    }
+
+    /// [`Endpoint::send`] with per-write flags: with `trusted_only` the bytes are only ever
+    /// mapped onto trusted subflows (`EndpointConfig::trusted_addrs`,
+    /// [`Endpoint::set_subflow_trusted`]), reinjections and retransmissions included; they
+    /// wait, with the data written after them, while no trusted subflow can take them.
+    pub fn send_with(
+        &mut self,
+        conn: ConnectionHandle,
+        data: &[u8],
+        flags: SendFlags,
+    ) -> Result<usize, WriteError> {
         let Some(c) = self.conn_mut(conn) else {
             return Err(WriteError::Closed);
         };
-        let r = c.send(data);
+        let r = c.send(data, flags);
         if r.is_ok() {
             self.mark_dirty(conn.0);
         }
@@ -642,6 +665,22 @@ impl Endpoint {
         }
     }
 
+    /// Marks a subflow trusted (it may carry `trusted_only` data) or not. Data already
+    /// mapped onto it stays there.
+    pub fn set_subflow_trusted(
+        &mut self,
+        conn: ConnectionHandle,
+        subflow: SubflowId,
+        trusted: bool,
+    ) {
+        if let Some(c) = self.conn_mut(conn) {
+            if let Some(idx) = c.subflow_index(subflow) {
+                c.subflows[idx].trusted = trusted;
+            }
+            self.mark_dirty(conn.0);
+        }
+    }
+
     /// Closes one subflow with a FIN while the connection goes on over the others. Returns
     /// false for an unknown handle or subflow, or the connection's last subflow.
     pub fn close_subflow(&mut self, conn: ConnectionHandle, subflow: SubflowId) -> bool {
@@ -661,6 +700,35 @@ impl Endpoint {
         if let Some(c) = self.conn_mut(conn) {
             c.remove_local_addr(addr);
             self.touch(conn.0, now);
+        }
+    }
+
+    /// The driver reports a local address usable: an interface came (back) up or the
+    /// address was added. Every connection's path manager may open subflows from it at once
+    /// (re-opening the ones lost while it was down); subflows from it that survived
+    /// retransmit at once. A client connection adds an address it did not know.
+    pub fn address_up(&mut self, now: Instant, ip: IpAddr) {
+        let handles: Vec<u64> = self.connections.keys().copied().collect();
+        for h in handles {
+            if let Some(c) = self.connections.get_mut(&h) {
+                c.address_up(now, ip);
+            }
+            self.touch(h, now);
+        }
+    }
+
+    /// The driver reports a local address unusable (interface down, address deleted,
+    /// carrier lost). Subflows from it are reset, their data moved to the other subflows,
+    /// unless they are all a connection has; nothing new starts from it until
+    /// [`Endpoint::address_up`]. Unlike [`Endpoint::remove_local_address`] the peer is not
+    /// sent REMOVE_ADDR: the address is expected back.
+    pub fn address_down(&mut self, now: Instant, ip: IpAddr) {
+        let handles: Vec<u64> = self.connections.keys().copied().collect();
+        for h in handles {
+            if let Some(c) = self.connections.get_mut(&h) {
+                c.address_down(now, ip);
+            }
+            self.touch(h, now);
         }
     }
 

@@ -20,6 +20,9 @@ pub enum CloseReason {
     Refused,
     /// The path manager or a REMOVE_ADDR closed the subflow.
     Removed,
+    /// The driver reported the subflow's local address down
+    /// ([`crate::Endpoint::address_down`]).
+    AddressDown,
 }
 
 /// An event for the application, drained with [`crate::Endpoint::poll_event`].

@@ -30,6 +30,7 @@ pub mod wire;
 
 pub use config::EndpointConfig;
 pub use congestion::CcAlgorithm;
+pub use connection::send_buffer::SendFlags;
 pub use endpoint::{ConnectParams, ConnectionHandle, Endpoint, EndpointStats, SubflowId, Transmit};
 pub use error::{ConnectError, ListenError, ReadError, WriteError};
 pub use event::{CloseReason, Event};

@@ -18,6 +18,8 @@ pub struct SubflowStats {
     pub established: bool,
     /// Backup priority (ours or the peer's MP_PRIO).
     pub backup: bool,
+    /// May carry data written `trusted_only`.
+    pub trusted: bool,
     /// Payload bytes sent, retransmissions included.
     pub bytes_sent: u64,
     /// Payload bytes cumulatively acknowledged at subflow level.
@@ -61,10 +63,19 @@ pub struct ConnectionStats {
     pub bytes_acked: u64,
     /// Application bytes delivered to `recv`.
     pub bytes_read: u64,
+    /// Receive buffer the window is currently advertised from, bytes (grown by
+    /// autotuning up to `EndpointConfig::recv_buffer`).
+    pub recv_buffer: u64,
     /// Bytes received at data level that were already there (reinjections, duplicates).
     pub duplicate_bytes: u64,
     /// Bytes sent again on another subflow (MPTcpExt Reinjections equivalent, in bytes).
     pub reinjected_bytes: u64,
+    /// Bytes mapped onto a subflow while already mapped onto another by the redundant
+    /// scheduler (its extra copies; reinjections are not counted here).
+    pub redundant_bytes: u64,
+    /// Opportunistic retransmissions (the peer's window blocked on data stuck on a slower
+    /// subflow; its first segment was sent again on a faster one).
+    pub opportunistic_retransmissions: u64,
     /// MP_JOIN SYNs received (MPTcpExt MPJoinSynRx).
     pub mp_join_syn_rx: u64,
     /// MP_JOINs refused for an unknown token (MPTcpExt MPJoinNoTokenFound, endpoint-wide).

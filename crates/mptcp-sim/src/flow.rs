@@ -8,7 +8,10 @@
 use crate::report::{FlowReport, SubflowReport, TimelineEvent};
 use crate::rng::{derive_seed, PayloadGen, Stream};
 use crate::scenario::{Direction, FlowKind, FlowSpec};
-use crate::topology::{client_addr, path_of_ip, server_socket, SERVER_PORT};
+use crate::topology::{client_addr, path_of_ip, server_socket, server_unique_addr, SERVER_PORT};
+use mptcp_proto::path_manager::{
+    PathManagerKind, PmEndpoint, PmEndpointFlags, PmLimits, MAX_PM_LIMIT,
+};
 use mptcp_proto::{
     CloseReason, ConnectionHandle, Endpoint, EndpointConfig, Event, Instant, ReadError, SubflowId,
     SubflowStats, WriteError,
@@ -120,6 +123,7 @@ pub struct Flow {
 }
 
 fn config_for(spec: &FlowSpec, mss: u16) -> EndpointConfig {
+    let defaults = EndpointConfig::default();
     EndpointConfig {
         mptcp: spec.kind == FlowKind::Mptcp,
         congestion: spec.cc,
@@ -127,20 +131,87 @@ fn config_for(spec: &FlowSpec, mss: u16) -> EndpointConfig {
         path_manager: spec.path_manager,
         checksum: spec.checksum,
         mss,
-        ..EndpointConfig::default()
+        join_delay: spec.join_delay.map_or(defaults.join_delay, |d| {
+            mptcp_proto::Duration::from_nanos(d.as_nanos().min(u128::from(u64::MAX)) as u64)
+        }),
+        send_buffer: spec
+            .send_buffer
+            .map_or(defaults.send_buffer, |b| b as usize),
+        recv_buffer: spec
+            .recv_buffer
+            .map_or(defaults.recv_buffer, |b| b as usize),
+        ..defaults
     }
+}
+
+/// The client's and the server's configurations of flow `index`. Path managers that need
+/// more than a name get it here:
+/// - `endpoints`: the client's address on each path but the first is a `subflow` endpoint,
+///   and both sides' limit is one extra subflow per extra path (at most 8), as one would set
+///   up two Linux hosts (`ip mptcp endpoint add ADDR subflow`, `ip mptcp limits set
+///   subflows N`);
+/// - `lb-server`: the server announces its unique address (10.254.{f}.2) and sets flag C on
+///   its initial address.
+fn configs_for(spec: &FlowSpec, mss: u16, index: usize) -> (EndpointConfig, EndpointConfig) {
+    let mut client = config_for(spec, mss);
+    let mut server = client.clone();
+    match spec.path_manager {
+        PathManagerKind::Endpoints => {
+            client.pm_endpoints = spec
+                .paths
+                .iter()
+                .skip(1)
+                .map(|&p| {
+                    let flags = PmEndpointFlags {
+                        subflow: true,
+                        ..PmEndpointFlags::default()
+                    };
+                    PmEndpoint::new(IpAddr::V4(client_addr(p, index)), flags)
+                })
+                .collect();
+            let n = (spec.paths.len().saturating_sub(1) as u32).min(MAX_PM_LIMIT);
+            let limits = PmLimits {
+                subflows: n,
+                add_addr_accepted: 0,
+            };
+            client.pm_limits = limits;
+            server.pm_limits = limits;
+        }
+        PathManagerKind::LbServer { .. } => {
+            server.announce_addrs = vec![IpAddr::V4(server_unique_addr(index))];
+        }
+        _ => {}
+    }
+    (client, server)
 }
 
 impl Flow {
     /// Builds flow `index` with endpoints seeded from the scenario seed.
-    /// `mss` follows the smallest MTU of the flow's paths (IPv4: MTU - 40).
-    pub fn new(index: usize, spec: &FlowSpec, seed: u64, n_paths: usize, mss: u16) -> Self {
-        let config = config_for(spec, mss);
+    /// `mss` follows the smallest MTU of the flow's paths (IPv4: MTU - 40); the client's
+    /// subflows on `backup_paths` are backup subflows.
+    pub fn new(
+        index: usize,
+        spec: &FlowSpec,
+        seed: u64,
+        n_paths: usize,
+        mss: u16,
+        backup_paths: &[usize],
+    ) -> Self {
+        let (mut client_config, server_config) = configs_for(spec, mss, index);
+        client_config.backup_addrs = spec
+            .paths
+            .iter()
+            .filter(|p| backup_paths.contains(p))
+            .map(|&p| IpAddr::V4(client_addr(p, index)))
+            .collect();
         let client = Endpoint::new(
-            config.clone(),
+            client_config,
             derive_seed(seed, Stream::Client, index as u64),
         );
-        let server = Endpoint::new(config, derive_seed(seed, Stream::Server, index as u64));
+        let server = Endpoint::new(
+            server_config,
+            derive_seed(seed, Stream::Server, index as u64),
+        );
         Flow {
             index,
             spec: spec.clone(),
@@ -459,6 +530,23 @@ impl Flow {
         for sf in stats.subflows {
             self.subflows.insert(sf.id, sf);
         }
+    }
+
+    /// Bytes sent so far per path, ascending by path (subflows on the same path summed).
+    pub fn bytes_per_path(&self) -> Vec<(usize, u64)> {
+        let from_server = self.sender_side() == SERVER;
+        let mut per: BTreeMap<usize, u64> = BTreeMap::new();
+        for sf in self.subflows.values() {
+            let ip = if from_server {
+                sf.remote.ip()
+            } else {
+                sf.local.ip()
+            };
+            if let Some(p) = path_of_ip(ip, self.n_paths) {
+                *per.entry(p).or_default() += sf.bytes_sent;
+            }
+        }
+        per.into_iter().collect()
     }
 
     /// The flow's report at time `end`.

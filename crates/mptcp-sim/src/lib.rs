@@ -27,6 +27,6 @@ pub mod sim;
 pub mod topology;
 pub mod units;
 
-pub use report::{FlowReport, Report, SubflowReport, TimelineEvent};
+pub use report::{FlowReport, PathSample, Report, SubflowReport, TimelineEvent};
 pub use scenario::{Scenario, ScenarioError};
 pub use sim::{run, RunOptions, SimError, Simulation};

@@ -471,6 +471,7 @@ mod tests {
             duplicate: 0.0,
             middlebox: None,
             mtu: 1500,
+            backup: false,
             events: vec![],
         };
         let mut p = LinkParams::from_path(&path);

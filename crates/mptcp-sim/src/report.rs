@@ -48,7 +48,8 @@ pub struct FlowReport {
 pub struct TimelineEvent {
     /// Simulated time, seconds.
     pub time_s: f64,
-    /// "path-down", "path-up", "path-set", "subflow-up", "subflow-down", "fallback",
+    /// "path-down", "path-up", "path-set", "iface-down", "iface-up", "subflow-up",
+    /// "subflow-down", "fallback",
     /// "connection-closed", "connect-failed", "flow-complete".
     pub kind: String,
     /// Flow index, when the event belongs to a flow.
@@ -59,6 +60,19 @@ pub struct TimelineEvent {
     pub path: Option<usize>,
     /// Free-form detail (deterministic).
     pub detail: String,
+}
+
+/// A flow's cumulative bytes sent on one path at one time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PathSample {
+    /// Simulated time, seconds.
+    pub time_s: f64,
+    /// Flow index.
+    pub flow: usize,
+    /// Path index.
+    pub path: usize,
+    /// Bytes sent so far on that path (retransmissions included).
+    pub bytes: u64,
 }
 
 /// The whole result.
@@ -72,6 +86,10 @@ pub struct Report {
     pub wall_time_s: f64,
     /// Timeline.
     pub events: Vec<TimelineEvent>,
+    /// Bytes sent per flow and path over time, when asked for (`RunOptions::sample_interval`);
+    /// absent from the JSON otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<PathSample>,
     /// Simulator counters (not part of the JSON contract).
     #[serde(skip)]
     pub stats: RunStats,
@@ -191,6 +209,7 @@ mod tests {
             }],
             sim_time_s: 1.5,
             wall_time_s: 0.25,
+            samples: Vec::new(),
             events: vec![TimelineEvent {
                 time_s: 0.5,
                 kind: "path-down".into(),

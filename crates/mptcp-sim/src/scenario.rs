@@ -1,5 +1,13 @@
 //! Scenario files (TOML): the stable contract described in DESIGN.md, "Simulator scenario file".
 //!
+//! Extensions to that contract (optional keys; files without them mean what they meant):
+//! - `[[path]] backup = true`: the client's subflows on this path are backup subflows (it
+//!   sends MP_JOIN with flag B, or MP_PRIO for an initial subflow), so the default
+//!   scheduler only uses the path when no regular one is usable and `active-backup:DELAY`
+//!   uses it for data older than DELAY. Default `false`.
+//! - `[[flow]] scheduler` takes parameters after a colon, e.g. `"active-backup:200ms"`,
+//!   `"ecf:0.25"`, `"blest:1.2"` (grammar: `SchedulerKind::from_name`).
+//!
 //! Parsing happens in two stages. Serde structs with `deny_unknown_fields` catch unknown keys
 //! (each table is deserialized on its own so the error can name its position, e.g.
 //! `path[1].event[0]`); leaf values are kept as raw TOML values and then validated by hand so
@@ -19,6 +27,8 @@ pub const MAX_PATHS: usize = 250;
 /// Most flows a scenario may declare (addresses 10.x.{f}.1).
 pub const MAX_FLOWS: usize = 250;
 
+/// Congestion-control names the simulator accepts: the engine's.
+pub const KNOWN_CCS: &[&str] = mptcp_proto::congestion::CC_NAMES;
 /// Scheduler names the simulator accepts: the engine's.
 pub const KNOWN_SCHEDULERS: &[&str] = mptcp_proto::scheduler::SCHEDULER_NAMES;
 /// Path-manager names the simulator accepts: the engine's.
@@ -162,6 +172,12 @@ pub enum PathAction {
     Down,
     /// Both directions come back up.
     Up,
+    /// As `Down`, and each client using the path is told its address there went down (an
+    /// interface report: `Endpoint::address_down`).
+    IfaceDown,
+    /// As `Up`, and each client using the path is told its address there is back
+    /// (`Endpoint::address_up`).
+    IfaceUp,
     /// Parameters change from then on.
     Set(LinkChange),
 }
@@ -194,6 +210,8 @@ pub struct PathSpec {
     pub middlebox: Option<MiddleboxKind>,
     /// Largest IP packet the path carries (default 1500); endpoints use MSS = MTU - 40.
     pub mtu: u64,
+    /// The client's subflows on this path are backup subflows.
+    pub backup: bool,
     /// Timeline, sorted by time.
     pub events: Vec<PathEvent>,
 }
@@ -252,10 +270,18 @@ pub struct FlowSpec {
     pub cc: CcAlgorithm,
     /// Scheduler (one of [`KNOWN_SCHEDULERS`]).
     pub scheduler: SchedulerKind,
-    /// Path manager (one of [`KNOWN_PATH_MANAGERS`]).
+    /// Path manager: a spec of [`PathManagerKind::from_name`], e.g. `"fullmesh"` or
+    /// `"ndiffports:3"` (the forms are listed in [`KNOWN_PATH_MANAGERS`]; see `flow.rs` for
+    /// what `endpoints` and `lb-server` are given in the simulator).
     pub path_manager: PathManagerKind,
     /// DSS checksums.
     pub checksum: bool,
+    /// Send buffer of both ends, bytes (`send_buffer`; default: the engine's).
+    pub send_buffer: Option<u64>,
+    /// Receive buffer of both ends, bytes (`recv_buffer`; default: the engine's).
+    pub recv_buffer: Option<u64>,
+    /// Delay before the client opens additional subflows (`join_delay`; default none).
+    pub join_delay: Option<Duration>,
 }
 
 /// A validated scenario.
@@ -293,6 +319,7 @@ struct RawPath {
     duplicate: Option<Value>,
     middlebox: Option<Value>,
     mtu: Option<Value>,
+    backup: Option<Value>,
     #[serde(default)]
     event: Vec<Value>,
 }
@@ -320,13 +347,17 @@ struct RawFlow {
     scheduler: Option<Value>,
     path_manager: Option<Value>,
     checksum: Option<Value>,
+    send_buffer: Option<Value>,
+    recv_buffer: Option<Value>,
+    join_delay: Option<Value>,
 }
 
 const SCENARIO_KEYS: &str = "seed, duration, path, flow";
-const PATH_KEYS: &str = "rate, delay, queue, loss, reorder, duplicate, middlebox, mtu, event";
+const PATH_KEYS: &str =
+    "rate, delay, queue, loss, reorder, duplicate, middlebox, mtu, backup, event";
 const EVENT_KEYS: &str = "at, action, rate, delay, loss, queue";
-const FLOW_KEYS: &str =
-    "kind, paths, bytes, start, direction, cc, scheduler, path_manager, checksum";
+const FLOW_KEYS: &str = "kind, paths, bytes, start, direction, cc, scheduler, path_manager, \
+     checksum, send_buffer, recv_buffer, join_delay";
 
 /// Validation context: the file name and helpers that build errors.
 struct Ctx<'a> {
@@ -459,7 +490,12 @@ fn quoted_list(names: &[&str]) -> String {
 pub fn known_name(kind: NameKind, name: &str) -> Result<(), &'static [&'static str]> {
     let known = match kind {
         NameKind::Scheduler => KNOWN_SCHEDULERS,
-        NameKind::PathManager => KNOWN_PATH_MANAGERS,
+        NameKind::PathManager => {
+            // Path managers take parameters ("ndiffports:3"): the engine's parser decides.
+            return PathManagerKind::from_name(name)
+                .map(|_| ())
+                .map_err(|_| KNOWN_PATH_MANAGERS);
+        }
         NameKind::Middlebox => KNOWN_MIDDLEBOXES,
     };
     if known.contains(&name) {
@@ -604,6 +640,11 @@ fn validate_path(cx: &Ctx<'_>, v: Value, i: usize) -> Result<PathSpec, ScenarioE
             m
         }
     };
+    let backup = match &raw.backup {
+        None => false,
+        Some(Value::Boolean(b)) => *b,
+        Some(v) => return Err(cx.invalid(&f("backup"), "true or false", v)),
+    };
     let mut events = Vec::with_capacity(raw.event.len());
     for (j, ev) in raw.event.into_iter().enumerate() {
         events.push(validate_event(cx, ev, &format!("{at}.event[{j}]"))?);
@@ -619,6 +660,7 @@ fn validate_path(cx: &Ctx<'_>, v: Value, i: usize) -> Result<PathSpec, ScenarioE
         duplicate,
         middlebox,
         mtu,
+        backup,
         events,
     })
 }
@@ -634,7 +676,11 @@ fn validate_event(cx: &Ctx<'_>, v: Value, at: &str) -> Result<PathEvent, Scenari
         .action
         .as_ref()
         .ok_or_else(|| cx.missing(&f("action")))?;
-    let action = cx.name_in(action_v, &f("action"), &["down", "up", "set"])?;
+    let action = cx.name_in(
+        action_v,
+        &f("action"),
+        &["down", "up", "set", "iface-down", "iface-up"],
+    )?;
     let change = LinkChange {
         rate: raw
             .rate
@@ -659,7 +705,7 @@ fn validate_event(cx: &Ctx<'_>, v: Value, at: &str) -> Result<PathEvent, Scenari
     };
     let has_params = change != LinkChange::default();
     let action = match action.as_str() {
-        "down" | "up" if has_params => {
+        "down" | "up" | "iface-down" | "iface-up" if has_params => {
             return Err(cx.invalid(
                 &f("action"),
                 "\"set\" when rate, delay, loss or queue is given",
@@ -668,6 +714,8 @@ fn validate_event(cx: &Ctx<'_>, v: Value, at: &str) -> Result<PathEvent, Scenari
         }
         "down" => PathAction::Down,
         "up" => PathAction::Up,
+        "iface-down" => PathAction::IfaceDown,
+        "iface-up" => PathAction::IfaceUp,
         _ if !has_params => {
             return Err(cx.missing(&f("rate|delay|loss|queue")));
         }
@@ -747,16 +795,19 @@ fn validate_flow(
     let cc = match &raw.cc {
         None => CcAlgorithm::Reno,
         Some(v) => {
-            let s = cx.string(v, &f("cc"), "a congestion-control name like \"reno\"")?;
-            CcAlgorithm::from_name(s).map_err(|e| {
-                cx.invalid(&f("cc"), &format!("a known congestion control ({e})"), v)
-            })?
+            let expected = format!("one of {}", quoted_list(KNOWN_CCS));
+            let s = cx.string(v, &f("cc"), &expected)?;
+            CcAlgorithm::from_name(s).map_err(|_| cx.invalid(&f("cc"), &expected, v))?
         }
     };
     let scheduler = match &raw.scheduler {
         None => SchedulerKind::default(),
         Some(v) => {
-            let expected = format!("one of {}", quoted_list(KNOWN_SCHEDULERS));
+            let expected = format!(
+                "one of {} (parameters after a colon: blest:LAMBDA, ecf:BETA, \
+                 active-backup:DELAY such as \"active-backup:200ms\" or \"active-backup:inf\")",
+                quoted_list(KNOWN_SCHEDULERS)
+            );
             let s = cx.string(v, &f("scheduler"), &expected)?;
             SchedulerKind::from_name(s).map_err(|_| cx.invalid(&f("scheduler"), &expected, v))?
         }
@@ -775,6 +826,21 @@ fn validate_flow(
         Some(Value::Boolean(b)) => *b,
         Some(v) => return Err(cx.invalid(&f("checksum"), "true or false", v)),
     };
+    // Buffers: at least one full segment, at most 1 GB.
+    let buffer = |v: &Option<Value>, name: &str| -> Result<Option<u64>, ScenarioError> {
+        let Some(v) = v else { return Ok(None) };
+        let n = cx.size(v, &f(name))?;
+        if !(2048..=1 << 30).contains(&n) {
+            return Err(cx.invalid(&f(name), "a size between 2KB and 1GB", v));
+        }
+        Ok(Some(n))
+    };
+    let send_buffer = buffer(&raw.send_buffer, "send_buffer")?;
+    let recv_buffer = buffer(&raw.recv_buffer, "recv_buffer")?;
+    let join_delay = match &raw.join_delay {
+        None => None,
+        Some(v) => Some(cx.duration(v, &f("join_delay"))?),
+    };
     Ok(FlowSpec {
         kind,
         paths,
@@ -785,6 +851,9 @@ fn validate_flow(
         scheduler,
         path_manager,
         checksum,
+        send_buffer,
+        recv_buffer,
+        join_delay,
     })
 }
 

@@ -15,10 +15,10 @@ use crate::middlebox::{Middlebox, Side as Dir};
 use crate::packet::ipv4_dst;
 use crate::pcap::{PcapError, PcapSet};
 use crate::pool::BufPool;
-use crate::report::{Report, RunStats, TimelineEvent};
+use crate::report::{PathSample, Report, RunStats, TimelineEvent};
 use crate::rng::{derive_seed, Stream};
 use crate::scenario::{PathAction, Scenario};
-use crate::topology::{flow_of_client, flow_of_server, path_of_client_side};
+use crate::topology::{client_addr, flow_of_client, flow_of_server, path_of_client_side};
 use mptcp_proto::Instant;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -32,6 +32,9 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Write `DIR/path{N}.pcap` captures.
     pub pcap_dir: Option<PathBuf>,
+    /// Record every flow's bytes sent per path at this interval ([`Report::samples`]).
+    /// Sampling only reads counters: the run itself is unchanged.
+    pub sample_interval: Option<Duration>,
 }
 
 /// Why a run failed (a malformed scenario is rejected earlier, by [`Scenario`]).
@@ -213,6 +216,7 @@ pub struct Simulation {
     flows: Vec<Flow>,
     scenario: Scenario,
     end: Instant,
+    sample_interval: Option<mptcp_proto::Duration>,
 }
 
 impl Simulation {
@@ -265,6 +269,9 @@ impl Simulation {
                 );
             }
         }
+        let backup_paths: Vec<usize> = (0..scenario.paths.len())
+            .filter(|&p| scenario.paths[p].backup)
+            .collect();
         let mut flows = Vec::with_capacity(scenario.flows.len());
         for (f, spec) in scenario.flows.iter().enumerate() {
             let mtu = spec
@@ -274,7 +281,7 @@ impl Simulation {
                 .min()
                 .unwrap_or(crate::scenario::DEFAULT_MTU);
             let mss = u16::try_from(mtu.saturating_sub(40)).unwrap_or(u16::MAX);
-            let mut flow = Flow::new(f, spec, seed, n_paths, mss);
+            let mut flow = Flow::new(f, spec, seed, n_paths, mss, &backup_paths);
             flow.listen(&mut net.timeline);
             net.schedule(flow.start_time(), Action::FlowStart { flow: f });
             flows.push(flow);
@@ -285,13 +292,26 @@ impl Simulation {
             flows,
             scenario,
             end,
+            sample_interval: opts
+                .sample_interval
+                .filter(|d| !d.is_zero())
+                .map(|d| mptcp_proto::Duration::from_nanos(d.as_nanos() as u64)),
         })
     }
 
     /// Runs until every flow finished, nothing is left to do, or the time limit.
     pub fn run(mut self) -> Result<Report, SimError> {
         let wall = std::time::Instant::now();
+        let mut samples = Vec::new();
+        let mut next_sample = self.sample_interval.map(|_| Instant::ZERO);
         while let Some(next) = self.net.heap.pop() {
+            while let (Some(t), Some(every)) = (next_sample, self.sample_interval) {
+                if t > next.at.min(self.end) {
+                    break;
+                }
+                self.sample(t, &mut samples);
+                next_sample = Some(t + every);
+            }
             if next.at > self.end {
                 self.net.now = self.end;
                 break;
@@ -329,7 +349,23 @@ impl Simulation {
             sim_time_s: end.as_secs_f64(),
             wall_time_s: wall.elapsed().as_secs_f64(),
             events: std::mem::take(&mut self.net.timeline),
+            samples,
         })
+    }
+
+    /// Appends every flow's cumulative bytes sent per path at time `t`.
+    fn sample(&mut self, t: Instant, out: &mut Vec<PathSample>) {
+        for (i, f) in self.flows.iter_mut().enumerate() {
+            f.snapshot();
+            for (path, bytes) in f.bytes_per_path() {
+                out.push(PathSample {
+                    time_s: t.as_secs_f64(),
+                    flow: i,
+                    path,
+                    bytes,
+                });
+            }
+        }
     }
 
     fn dispatch(&mut self, action: Action) {
@@ -406,6 +442,20 @@ impl Simulation {
                 }
                 self.net.log("path-up", Some(path), String::new());
             }
+            PathAction::IfaceDown => {
+                for l in [path * 2, path * 2 + 1] {
+                    self.net.links[l].set_down(&mut self.net.pool);
+                }
+                self.net.log("iface-down", Some(path), String::new());
+                self.notify_clients(path, false);
+            }
+            PathAction::IfaceUp => {
+                for l in [path * 2, path * 2 + 1] {
+                    self.net.links[l].set_up(now);
+                }
+                self.net.log("iface-up", Some(path), String::new());
+                self.notify_clients(path, true);
+            }
             PathAction::Set(change) => {
                 for l in [path * 2, path * 2 + 1] {
                     self.net.links[l].apply(change);
@@ -425,6 +475,25 @@ impl Simulation {
                 }
                 self.net.log("path-set", Some(path), parts.join(" "));
             }
+        }
+    }
+
+    /// Tells every client on `path` that its address there went down or came up (the
+    /// driver's interface report, `Endpoint::address_down` / `address_up`).
+    fn notify_clients(&mut self, path: usize, up: bool) {
+        let now = self.net.now;
+        for f in 0..self.flows.len() {
+            if !self.flows[f].paths().contains(&path) {
+                continue;
+            }
+            let ip = std::net::IpAddr::V4(client_addr(path, f));
+            let ep = &mut self.flows[f].sides[CLIENT].ep;
+            if up {
+                ep.address_up(now, ip);
+            } else {
+                ep.address_down(now, ip);
+            }
+            self.pump(f, CLIENT, false);
         }
     }
 

@@ -225,6 +225,7 @@ mod tests {
             srtt,
             mss: MSS,
             active: true,
+            loss_interval: 0,
         }]
     }
 

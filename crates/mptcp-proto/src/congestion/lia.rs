@@ -131,6 +131,7 @@ mod tests {
             srtt: Duration::from_millis(rtt_ms),
             mss: 1000,
             active: true,
+            loss_interval: 0,
         }
     }
 

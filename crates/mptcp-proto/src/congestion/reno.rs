@@ -46,18 +46,39 @@ impl Reno {
         inc - used
     }
 
-    /// Congestion avoidance (RFC 5681 §3.1, byte counting): one MSS per cwnd of acked bytes.
+    /// Congestion avoidance (RFC 5681 §3.1, byte counting): one MSS per cwnd of acked bytes,
+    /// at most L = 2 MSS per ACK (RFC 3465 §2.2); a larger stretch ACK keeps at most one
+    /// window of credit, so an absurd `acked` costs no time.
     fn congestion_avoidance(&mut self, acked: u64) {
         self.acked_accum = self.acked_accum.saturating_add(acked);
-        while self.acked_accum >= self.cwnd {
+        for _ in 0..ABC_LIMIT_SEGMENTS {
+            if self.acked_accum < self.cwnd {
+                return;
+            }
             self.acked_accum -= self.cwnd;
             self.cwnd = self.cwnd.saturating_add(self.mss64());
         }
+        self.acked_accum = self.acked_accum.min(self.cwnd);
     }
 
     /// Grows the window by `bytes` (congestion avoidance of coupled algorithms).
     pub(super) fn grow(&mut self, bytes: u64) {
         self.cwnd = self.cwnd.saturating_add(bytes);
+    }
+
+    /// Shrinks the window by `bytes`, never below one MSS, and keeps it in congestion
+    /// avoidance (OLIA's negative increase on the paths with the largest window).
+    pub(super) fn shrink(&mut self, bytes: u64) {
+        self.cwnd = self.cwnd.saturating_sub(bytes).max(self.mss64());
+        self.ssthresh = self.ssthresh.min(self.cwnd);
+    }
+
+    /// Loss response of a coupled algorithm: ssthresh and cwnd to `target` (at least two
+    /// segments, as RFC 5681 eq. (4)).
+    pub(super) fn reduce_to(&mut self, target: u64) {
+        self.ssthresh = target.max(2 * self.mss64());
+        self.cwnd = self.ssthresh;
+        self.acked_accum = 0;
     }
 
     fn reduced_ssthresh(&self, in_flight: u64) -> u64 {
@@ -132,6 +153,7 @@ mod tests {
             srtt: Duration::from_millis(100),
             mss: MSS,
             active: true,
+            loss_interval: 0,
         }]
     }
 

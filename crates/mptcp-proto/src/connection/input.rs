@@ -1,7 +1,7 @@
 //! Segments in: the TCP state machine of each subflow (RFC 9293 §3.10.7 with RFC 5961 and
 //! RFC 7323 checks) and the MPTCP handshakes and data-level processing (RFC 8684 §3.1-3.3).
 
-use super::{Connection, Mode, Role};
+use super::{ConnTimer, Connection, Mode, Role};
 use crate::crypto;
 use crate::event::{CloseReason, Event};
 use crate::seq::{Dsn, SeqNum};
@@ -120,6 +120,8 @@ impl Connection {
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
+        backup: bool,
+        local_id: Option<u8>,
     ) -> Option<usize> {
         if self.mode != Mode::Mptcp
             || !self.fully_established
@@ -131,6 +133,11 @@ impl Connection {
         let alive = self.live_subflows();
         if alive >= self.config.max_subflows {
             return None;
+        }
+        if let Some(id) = local_id {
+            if !self.local_ids.iter().any(|(a, _)| *a == local.ip()) && self.local_ids.len() < 32 {
+                self.local_ids.push((local.ip(), id));
+            }
         }
         let local_addr_id = self.local_addr_id(local.ip());
         let remote_addr_id = self
@@ -150,16 +157,22 @@ impl Connection {
         });
         sf.local_addr_id = local_addr_id;
         sf.remote_addr_id = remote_addr_id;
+        // Backup by the path manager's choice or by `EndpointConfig::backup_addrs`.
+        sf.backup_local |= backup;
         sf.syn_pending = true;
         Some(idx)
     }
 
-    /// Our address ID for a local address: its position in our address list (0 = initial).
+    /// Our address ID for a local address: the one the path manager chose or announced,
+    /// else its position in our address list (0 = initial).
     pub(crate) fn local_addr_id(&self, ip: std::net::IpAddr) -> u8 {
         if let Some(first) = self.subflows.first() {
             if first.local.ip() == ip {
                 return 0;
             }
+        }
+        if let Some((_, id)) = self.local_ids.iter().find(|(a, _)| *a == ip) {
+            return *id;
         }
         if let Some(a) = self.announcements.iter().find(|a| a.addr == ip) {
             return a.id;
@@ -257,9 +270,11 @@ impl Connection {
             return None;
         }
         // Flag C: refuse joins to our initial address and port.
-        if self.config.deny_join_initial_addr
-            && self.subflows.first().is_some_and(|s| s.local == local)
+        if self.deny_join_initial_local() && self.subflows.first().is_some_and(|s| s.local == local)
         {
+            return None;
+        }
+        if self.with_path_manager(now, |pm, ctx| pm.allow_join(ctx, local, remote)) == Some(false) {
             return None;
         }
         let local_addr_id = self.local_addr_id(local.ip());
@@ -447,6 +462,7 @@ impl Connection {
             local: l,
             remote: r,
         });
+        self.pm_subflow_up(now, idx);
     }
 
     /// RFC 9293 §3.10.7.4: every synchronized state and SYN-RECEIVED.
@@ -488,9 +504,12 @@ impl Connection {
             sf.ack_now = true;
             return;
         }
-        if let (true, Some((tsval, _))) = (sf.ts_ok, opts.timestamp) {
+        if let (true, Some((tsval, tsecr))) = (sf.ts_ok, opts.timestamp) {
             if seg_off <= sf.rcv_nxt {
                 sf.ts_recent = tsval;
+            }
+            if !seg.payload.is_empty() {
+                sf.on_data_timestamp(now, tsecr);
             }
         }
         if seg.flags.syn() {
@@ -620,6 +639,7 @@ impl Connection {
                 local: l,
                 remote: r,
             });
+            self.pm_subflow_up(now, idx);
             return true;
         }
         // The initial subflow: the keys (RFC 8684 §3.1).
@@ -676,28 +696,14 @@ impl Connection {
     /// The connection became fully established: path manager actions.
     pub(crate) fn on_fully_established(&mut self, now: Instant) {
         self.fully_established = true;
-        let config = self.config.clone();
-        let Some((opens, announce)) = self.with_path_manager(|pm, ctx| {
-            (
-                pm.on_established(ctx),
-                pm.announcements(ctx, &config.announce_addrs),
-            )
-        }) else {
-            return;
-        };
-        self.pending_opens.extend(opens);
-        for (id, addr) in announce {
-            self.announcements.push(super::Announcement {
-                id,
-                addr,
-                retries_left: self.config.add_addr_retries,
-                next_at: Some(now),
-                echoed: false,
-            });
+        if self.joins_allowed_at.is_none() {
+            let at = now + self.config.join_delay;
+            self.joins_allowed_at = Some(at);
+            if at > now {
+                self.conn_timers[ConnTimer::JoinDelay as usize] = Some(at);
+            }
         }
-        if !self.announcements.is_empty() {
-            self.conn_timers[super::ConnTimer::AddAddr as usize] = Some(now);
-        }
+        self.pm_call(now, |pm, ctx| pm.on_established(ctx));
     }
 
     /// The ACK field: RFC 5961 §5.2 range check, window update, SACK, congestion control.
@@ -924,7 +930,7 @@ impl Connection {
             self.on_add_addr(now, *aa);
         }
         if let Some(ra) = opts.remove_addr.as_ref() {
-            self.on_remove_addr(ra);
+            self.on_remove_addr(now, ra);
         }
         if let Some(prio) = opts.prio {
             self.stats.mp_prio_rx += 1;
@@ -1199,6 +1205,7 @@ impl Connection {
         }
         let start = seg_off + skip;
         if accepted_end > start {
+            self.autotune_recv_buffer(now, accepted_end - start);
             let filled = self.subflows[idx].on_received(start, accepted_end);
             out_of_order |= filled;
             let sf = &mut self.subflows[idx];

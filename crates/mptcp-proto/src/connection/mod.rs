@@ -3,10 +3,13 @@
 //!
 //! This file holds the state and the application-facing calls; the stages live beside it:
 //! `input` (segments in), `output` (segments out), `timers`, `signal` (ADD_ADDR,
-//! REMOVE_ADDR, MP_PRIO, FASTCLOSE), `schedule` (assigning data to subflows).
+//! REMOVE_ADDR, MP_PRIO, FASTCLOSE), `schedule` (assigning data to subflows), `pm` (the
+//! path manager's view, events and actions).
 
+mod autotune;
 pub(crate) mod input;
 pub(crate) mod output;
+mod pm;
 pub mod reassembly;
 mod schedule;
 pub mod send_buffer;
@@ -18,16 +21,17 @@ use crate::congestion::CcAlgorithm;
 use crate::endpoint::{ConnectionHandle, SubflowId};
 use crate::error::{ReadError, WriteError};
 use crate::event::{CloseReason, Event};
-use crate::path_manager::PathManager;
+use crate::path_manager::{OpenSubflow, PathManager, PmSubflow};
 use crate::range_set::RangeSet;
 use crate::scheduler::Scheduler;
 use crate::stats::{ConnectionStats, SubflowStats};
 use crate::tcp::{Subflow, TcpState};
 use crate::time::{Duration, Instant};
+use autotune::RecvAutotune;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reassembly::Reassembly;
-use send_buffer::SendBuffer;
+use send_buffer::{SendBuffer, SendFlags};
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -67,7 +71,16 @@ pub(crate) enum ConnTimer {
     DataFin = 1,
     /// Data-level retransmission (RFC 8684 §3.3.6): the DATA_ACK stopped moving.
     DataRetransmit = 2,
+    /// The path manager's own timer (re-opening lost subflows).
+    PathManager = 3,
+    /// The end of `EndpointConfig::join_delay`: requested subflows may open.
+    JoinDelay = 4,
+    /// The scheduler asked to be asked again ([`crate::scheduler::Scheduler::retry_at`]).
+    Scheduler = 5,
 }
+
+/// Number of [`ConnTimer`]s.
+pub(crate) const CONN_TIMER_COUNT: usize = 6;
 
 /// A connection and its subflows.
 #[derive(Debug)]
@@ -107,7 +120,16 @@ pub struct Connection {
     /// Address IDs to withdraw with REMOVE_ADDR.
     pub(crate) pending_remove: Vec<u8>,
     /// Subflows the path manager wants opened; the endpoint allocates ports.
-    pub(crate) pending_opens: Vec<(IpAddr, SocketAddr)>,
+    pub(crate) pending_opens: Vec<OpenSubflow>,
+    /// Requested subflows wait until then (`EndpointConfig::join_delay` after the
+    /// connection became fully established).
+    pub(crate) joins_allowed_at: Option<Instant>,
+    /// Local addresses reported down or withdrawn: no subflow starts from them.
+    pub(crate) down_addrs: Vec<IpAddr>,
+    /// Address IDs the path manager chose for local addresses (MP_JOIN, REMOVE_ADDR).
+    pub(crate) local_ids: Vec<(IpAddr, u8)>,
+    /// Subflow closures not yet told to the path manager.
+    pub(crate) pm_closed: Vec<(PmSubflow, CloseReason)>,
     // --- sending (data offsets relative to local IDSN + 1) ---
     pub(crate) send_buf: SendBuffer,
     /// Highest DATA_ACK received.
@@ -133,11 +155,13 @@ pub struct Connection {
     pub(crate) rcv_fin: Option<u64>,
     pub(crate) peer_finished_reported: bool,
     pub(crate) rcv_adv_edge: u64,
+    /// Receive-buffer autotuning: the buffer the window is advertised from.
+    pub(crate) rcv_tune: RecvAutotune,
     /// Fallback receive mapping: (subflow offset, data offset) of the same byte.
     pub(crate) rx_infinite: Option<(u64, u64)>,
     /// Fallback send mapping likewise.
     pub(crate) tx_infinite: Option<(u64, u64)>,
-    pub(crate) conn_timers: [Option<Instant>; 3],
+    pub(crate) conn_timers: [Option<Instant>; CONN_TIMER_COUNT],
     /// Consecutive data-level retransmission timeouts without progress.
     pub(crate) data_rtx_backoff: u32,
     pub(crate) scheduler: Box<dyn Scheduler>,
@@ -205,6 +229,10 @@ impl Connection {
             pending_echoes: VecDeque::new(),
             pending_remove: Vec::new(),
             pending_opens: Vec::new(),
+            joins_allowed_at: None,
+            down_addrs: Vec::new(),
+            local_ids: Vec::new(),
+            pm_closed: Vec::new(),
             send_buf: SendBuffer::new(0, send_buffer),
             data_una: 0,
             data_nxt: 0,
@@ -219,9 +247,14 @@ impl Connection {
             rcv_fin: None,
             peer_finished_reported: false,
             rcv_adv_edge: 0,
+            rcv_tune: RecvAutotune::new(
+                config.recv_buffer as u64,
+                config.recv_buffer_autotune,
+                u64::from(config.mss),
+            ),
             rx_infinite: None,
             tx_infinite: None,
-            conn_timers: [None; 3],
+            conn_timers: [None; CONN_TIMER_COUNT],
             data_rtx_backoff: 0,
             scheduler,
             path_manager,
@@ -281,6 +314,12 @@ impl Connection {
             now,
         );
         sf.rcv_wscale = self.rcv_wscale();
+        sf.trusted = self.config.trusted_addrs.contains(&local.ip());
+        if self.config.backup_addrs.contains(&local.ip()) {
+            sf.backup_local = true;
+            // MP_JOIN carries flag B; an initial subflow can only say so with MP_PRIO.
+            sf.send_mp_prio = self.subflows.is_empty();
+        }
         self.subflows.push(sf);
         self.subflows.len() - 1
     }
@@ -319,11 +358,42 @@ impl Connection {
         }
     }
 
+    /// The receive buffer the window is advertised from: `EndpointConfig::recv_buffer`,
+    /// or less while autotuning has not grown it (and opened the window) that far.
+    pub(crate) fn recv_buffer(&self) -> u64 {
+        self.rcv_tune.offered()
+    }
+
+    /// Largest RTT among the subflows that can receive, for receive-buffer autotuning: the
+    /// receiver-side estimate from timestamps, else the sender-side smoothed RTT.
+    pub(crate) fn recv_rtt_max(&self) -> Option<Duration> {
+        self.subflows
+            .iter()
+            .filter(|s| s.state.can_receive())
+            .filter_map(|s| s.rcv_rtt.or(s.rtt.srtt()))
+            .max()
+    }
+
+    /// One autotuning step after `len` new bytes arrived at `now`.
+    pub(crate) fn autotune_recv_buffer(&mut self, now: Instant, len: u64) {
+        let receiving = self
+            .subflows
+            .iter()
+            .filter(|s| s.state.can_receive())
+            .count();
+        self.rcv_tune.on_subflows(receiving);
+        self.rcv_tune.on_segment(len);
+        let rtt = self.recv_rtt_max();
+        let read = self.recv.read_offset();
+        let unread = self.recv.readable_len() as u64;
+        self.rcv_tune.on_data(now, read, unread, rtt);
+    }
+
     /// Our receive window in bytes, never shrinking the advertised right edge.
     pub(crate) fn receive_window(&mut self) -> u64 {
         let ack = self.recv.next_offset();
         let unread = self.recv.readable_len() as u64;
-        let free = (self.config.recv_buffer as u64).saturating_sub(unread);
+        let free = self.recv_buffer().saturating_sub(unread);
         let edge = (self.recv.read_offset() + unread + free).max(self.rcv_adv_edge);
         let edge = edge.max(ack);
         self.rcv_adv_edge = edge;
@@ -336,7 +406,7 @@ impl Connection {
     }
 
     /// Application write.
-    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, WriteError> {
+    pub(crate) fn send(&mut self, data: &[u8], flags: SendFlags) -> Result<usize, WriteError> {
         if self.closed.is_some() {
             return Err(WriteError::Closed);
         }
@@ -345,7 +415,9 @@ impl Connection {
         }
         // Retained copies count against the send buffer.
         let room = self.send_buf.space().saturating_sub(self.retained_bytes());
-        let n = self.send_buf.push(&data[..data.len().min(room)]);
+        let n = self
+            .send_buf
+            .push_with(&data[..data.len().min(room)], flags);
         self.stats.bytes_written += n as u64;
         if n < data.len() {
             self.writable_wanted = true;
@@ -365,11 +437,10 @@ impl Connection {
             let before = self.rcv_adv_edge.saturating_sub(self.recv.next_offset());
             let after = {
                 let unread = self.recv.readable_len() as u64;
-                (self.config.recv_buffer as u64)
+                self.recv_buffer()
                     .saturating_sub(unread + self.recv.out_of_order_bytes())
             };
-            let threshold =
-                (self.config.recv_buffer as u64 / 4).max(2 * u64::from(self.config.mss));
+            let threshold = (self.recv_buffer() / 4).max(2 * u64::from(self.config.mss));
             if after > before + threshold
                 || (before < u64::from(self.config.mss) && after >= u64::from(self.config.mss))
             {
@@ -465,6 +536,7 @@ impl Connection {
         st.fallback = self.fell_back;
         st.checksum = self.checksum && self.mode == Mode::Mptcp;
         st.bytes_acked = self.data_una.min(self.send_buf.end());
+        st.recv_buffer = self.recv_buffer();
         st.subflows = self
             .subflows
             .iter()
@@ -474,6 +546,7 @@ impl Connection {
                 remote: s.remote,
                 established: s.state.is_synchronized() && s.state != TcpState::TimeWait,
                 backup: s.backup_local || s.backup_remote,
+                trusted: s.trusted,
                 bytes_sent: s.stats.bytes_sent,
                 bytes_acked: s.snd_una.saturating_sub(1),
                 bytes_received: s.stats.bytes_received,
@@ -528,41 +601,11 @@ impl Connection {
         }
     }
 
-    /// Runs `f` with the path manager and a view of the connection for it; `None` before
-    /// the first subflow exists.
-    pub(crate) fn with_path_manager<R>(
-        &mut self,
-        f: impl FnOnce(&mut dyn PathManager, &crate::path_manager::PmContext<'_>) -> R,
-    ) -> Option<R> {
-        let pairs = self.subflow_pairs();
-        let first = self.subflows.first()?;
-        let ctx = crate::path_manager::PmContext {
-            is_client: self.role == Role::Client,
-            local_addrs: &self.local_addrs,
-            initial_remote: first.remote,
-            initial_local: first.local,
-            deny_join_initial: self.peer_deny_join_initial,
-            subflows: &pairs,
-            remote_addrs: &self.remote_addrs,
-            max_subflows: self.config.max_subflows,
-        };
-        Some(f(self.path_manager.as_mut(), &ctx))
-    }
-
     /// Plain TCP from the start: subflow and data sequence numbers map one to one.
     pub(crate) fn use_plain_tcp(&mut self) {
         self.mode = Mode::Tcp;
         self.tx_infinite = Some((1, 0));
         self.rx_infinite = Some((1, 0));
-    }
-
-    /// Local addresses available, for the path manager.
-    pub(crate) fn subflow_pairs(&self) -> Vec<(IpAddr, SocketAddr)> {
-        self.subflows
-            .iter()
-            .filter(|s| s.state != TcpState::Closed)
-            .map(|s| (s.local.ip(), s.remote))
-            .collect()
     }
 
     /// Marks a subflow closed and records its 4-tuple for removal; reinjects its data.
@@ -579,6 +622,7 @@ impl Connection {
         let tuple = (sf.local, sf.remote);
         let id = sf.id;
         self.removed_tuples.push(tuple);
+        self.pm_note_closed(idx, reason, was_up);
         self.reinject_from(idx);
         if let Some(sf) = self.subflows.get_mut(idx) {
             sf.clear_mappings();

@@ -173,7 +173,7 @@ impl Connection {
     fn emit_syn(&mut self, now: Instant, idx: usize, buf: &mut Vec<u8>) -> Transmit {
         let mss = self.config.mss;
         let checksum = self.checksum;
-        let deny = self.config.deny_join_initial_addr;
+        let deny = self.deny_join_initial_local();
         let mut flags_mpc = MpCapable::FLAG_H;
         if checksum {
             flags_mpc |= MpCapable::FLAG_A;
@@ -181,7 +181,7 @@ impl Connection {
         if deny {
             flags_mpc |= MpCapable::FLAG_C;
         }
-        let window = self.config.recv_buffer.min(65535) as u16;
+        let window = self.recv_buffer().min(65535) as u16;
         let sf = &self.subflows[idx];
         let passive = sf.state == TcpState::SynReceived;
         let mut opts = TcpOptions::new();
@@ -279,7 +279,8 @@ impl Connection {
             payload: &[],
         };
         let t = write_packet(buf, sf.local.ip(), sf.remote.ip(), &repr);
-        let bounds = self.rto_bounds();
+        let (initial, min, _) = self.rto_bounds();
+        let max = self.handshake_rto_max(idx);
         let sf = &mut self.subflows[idx];
         sf.syn_pending = false;
         sf.stats.segments_sent += 1;
@@ -288,7 +289,7 @@ impl Connection {
         } else if let Some(e) = sf.sent_times.front_mut() {
             e.2 = true;
         }
-        sf.arm_rto_with(now, bounds.0, bounds.1, bounds.2);
+        sf.arm_rto_with(now, initial, min, max);
         t
     }
 

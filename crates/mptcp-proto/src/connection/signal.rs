@@ -1,7 +1,7 @@
 //! Address signalling (RFC 8684 §3.4): ADD_ADDR (HMAC-checked, echoed) and REMOVE_ADDR,
 //! and subflow priority changes (§3.3.8 MP_PRIO).
 
-use super::{Connection, Role};
+use super::Connection;
 use crate::crypto;
 use crate::event::CloseReason;
 use crate::tcp::TcpState;
@@ -41,7 +41,7 @@ impl Connection {
     }
 
     /// An ADD_ADDR arrived: an echo of ours, or a new address of the peer.
-    pub(crate) fn on_add_addr(&mut self, _now: Instant, aa: AddAddr) {
+    pub(crate) fn on_add_addr(&mut self, now: Instant, aa: AddAddr) {
         if aa.echo {
             self.stats.add_addr_echo_rx += 1;
             if let Some(a) = self
@@ -87,18 +87,24 @@ impl Connection {
             return;
         }
         self.remote_addrs.push((aa.addr_id, addr));
-        if self.role == Role::Client && self.fully_established {
-            let opens = self
-                .with_path_manager(|pm, ctx| pm.on_add_addr(ctx, aa.addr_id, addr))
-                .unwrap_or_default();
-            self.pending_opens.extend(opens);
-        }
+        // Before the connection is fully established the path manager sees the address
+        // in `remote_addrs` when it is told about the establishment.
+        self.pm_call(now, |pm, ctx| pm.on_add_addr(ctx, aa.addr_id, addr));
     }
 
     /// The peer withdrew addresses: close the subflows that use them (RFC 8684 §3.4.2).
-    pub(crate) fn on_remove_addr(&mut self, ra: &RemoveAddr) {
+    pub(crate) fn on_remove_addr(&mut self, now: Instant, ra: &RemoveAddr) {
         self.stats.remove_addr_rx += 1;
         for id in ra.addr_ids.iter() {
+            let addr = self
+                .remote_addrs
+                .iter()
+                .find(|(i, _)| i == id)
+                .map(|(_, a)| *a);
+            self.pm_call(now, |pm, ctx| {
+                pm.on_remove_addr(ctx, *id, addr);
+                Vec::new()
+            });
             self.remote_addrs.retain(|(i, _)| i != id);
             for sf in self.subflows.iter_mut() {
                 if sf.remote_addr_id == *id
@@ -159,6 +165,10 @@ impl Connection {
             }
         }
         self.local_addrs.retain(|a| *a != ip);
+        // The path manager opens nothing more from it (until reported up again).
+        if !self.down_addrs.contains(&ip) && self.down_addrs.len() < 32 {
+            self.down_addrs.push(ip);
+        }
         if any && !self.pending_remove.contains(&id) {
             self.pending_remove.push(id);
         }

@@ -1,5 +1,5 @@
 //! Timer expiry: retransmission (RFC 6298), delayed ACK, keepalive, TIME_WAIT, and the
-//! connection's ADD_ADDR and DATA_FIN retransmissions.
+//! connection's ADD_ADDR and DATA_FIN retransmissions and path-manager timer.
 
 use super::{ConnTimer, Connection, Mode, Role};
 use crate::event::CloseReason;
@@ -45,6 +45,18 @@ impl Connection {
         if self.conn_timers[ConnTimer::DataRetransmit as usize].is_some_and(|t| t <= now) {
             self.conn_timers[ConnTimer::DataRetransmit as usize] = None;
             self.on_data_retransmit_timer(now);
+        }
+        if self.conn_timers[ConnTimer::PathManager as usize].is_some_and(|t| t <= now) {
+            self.conn_timers[ConnTimer::PathManager as usize] = None;
+            self.on_pm_timer(now);
+        }
+        // The join delay ended: the endpoint opens the waiting subflows after this call.
+        if self.conn_timers[ConnTimer::JoinDelay as usize].is_some_and(|t| t <= now) {
+            self.conn_timers[ConnTimer::JoinDelay as usize] = None;
+        }
+        if self.conn_timers[ConnTimer::Scheduler as usize].is_some_and(|t| t <= now) {
+            // The scheduler wanted another look: the endpoint polls the connection next.
+            self.conn_timers[ConnTimer::Scheduler as usize] = None;
         }
         if self.conn_timers[ConnTimer::DataFin as usize].is_some_and(|t| t <= now) {
             self.conn_timers[ConnTimer::DataFin as usize] = None;
@@ -92,6 +104,11 @@ impl Connection {
         let sf = &mut self.subflows[idx];
         match sf.state {
             TcpState::SynSent | TcpState::SynReceived => {
+                // A join still opening when the connection is over has nothing to carry.
+                if idx != 0 && sf.state == TcpState::SynSent && self.closed.is_some() {
+                    self.subflow_closed(idx, CloseReason::Normal);
+                    return;
+                }
                 sf.syn_retries += 1;
                 sf.rto_backoff += 1;
                 if sf.syn_retries > syn_retries {
@@ -111,9 +128,10 @@ impl Connection {
                 {
                     self.offer_mptcp = false;
                 }
+                let syn_max = self.handshake_rto_max(idx);
                 let sf = &mut self.subflows[idx];
                 sf.syn_pending = true;
-                sf.arm_rto_with(now, initial, min, max);
+                sf.arm_rto_with(now, initial, min, syn_max);
                 return;
             }
             TcpState::Closed | TcpState::TimeWait => return,
@@ -179,6 +197,25 @@ impl Connection {
             sf.probe_now = true;
             sf.rto_backoff = (sf.rto_backoff + 1).min(10);
             sf.arm_rto_with(now, initial, min, max);
+        }
+    }
+
+    /// Longest handshake retransmission timeout of subflow `idx`. A join's SYN probes a
+    /// path while other subflows carry the connection: as for a failed subflow's data, it
+    /// is sent at least every STALE_PROBE_MAX so the join completes soon after the path
+    /// returns (one SYN a second at most; the path manager's re-joins rely on it).
+    pub(crate) fn handshake_rto_max(&self, idx: usize) -> Duration {
+        let (_, min, max) = self.rto_bounds();
+        let others = idx != 0
+            && self
+                .subflows
+                .iter()
+                .enumerate()
+                .any(|(i, s)| i != idx && self.subflow_usable(s) && !s.stale);
+        if others {
+            max.min(STALE_PROBE_MAX.max(min))
+        } else {
+            max
         }
     }
 

@@ -197,6 +197,11 @@ pub struct Subflow {
     pub rx_unmapped_bytes: usize,
     /// RTT estimator.
     pub rtt: RttEstimator,
+    /// Receiver-side RTT estimate from the timestamps echoed on data (RFC 7323 §4; Linux's
+    /// `rcv_rtt_est`), for receive-buffer autotuning.
+    pub rcv_rtt: Option<Duration>,
+    /// TSecr of the last segment that gave a receiver-side RTT sample.
+    pub rcv_rtt_last_tsecr: u32,
     /// Consecutive timeouts without progress.
     pub rto_backoff: u32,
     /// Congestion controller.
@@ -241,6 +246,11 @@ pub struct Subflow {
     pub backup_remote: bool,
     /// An MP_PRIO should be sent on this subflow.
     pub send_mp_prio: bool,
+    /// May carry data written `trusted_only` (local address in `trusted_addrs`, or set by
+    /// the application).
+    pub trusted: bool,
+    /// Redundant scheduling: the next data offset this subflow has not carried.
+    pub redundant_next: u64,
     /// Timed out at least once since its last progress: the scheduler avoids it.
     pub stale: bool,
     /// Data-level ack value last sent here (to omit unchanged DATA_ACKs).
@@ -392,6 +402,8 @@ impl Subflow {
             rx_unmapped: std::collections::BTreeMap::new(),
             rx_unmapped_bytes: 0,
             rtt: RttEstimator::new(),
+            rcv_rtt: None,
+            rcv_rtt_last_tsecr: 0,
             rto_backoff: 0,
             cc,
             sacked: RangeSet::new(max_ranges),
@@ -414,6 +426,8 @@ impl Subflow {
             backup_local: false,
             backup_remote: false,
             send_mp_prio: false,
+            trusted: false,
+            redundant_next: 0,
             stale: false,
             last_data_ack_sent: None,
             last_window_sent: 0,
@@ -439,6 +453,26 @@ impl Subflow {
     /// Our current TSval.
     pub fn tsval(&self, now: Instant) -> u32 {
         (now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// A data segment echoed `tsecr`: the time since we sent that TSval is a receiver-side
+    /// RTT sample (it includes the time the peer took to send; Linux's
+    /// `tcp_rcv_rtt_measure_ts`). Only the first segment echoing a given TSval counts, and
+    /// samples below the 1 ms timestamp resolution are skipped. Smoothed with gain 1/8.
+    pub fn on_data_timestamp(&mut self, now: Instant, tsecr: u32) {
+        if tsecr == 0 || tsecr == self.rcv_rtt_last_tsecr {
+            return;
+        }
+        self.rcv_rtt_last_tsecr = tsecr;
+        let ms = self.tsval(now).wrapping_sub(tsecr);
+        if ms == 0 || ms >= 60_000 {
+            return;
+        }
+        let sample = Duration::from_millis(u64::from(ms));
+        self.rcv_rtt = Some(match self.rcv_rtt {
+            None => sample,
+            Some(old) => old - old / 8 + sample / 8,
+        });
     }
 
     /// Wire sequence number of a send offset.
@@ -796,6 +830,7 @@ impl Subflow {
             }
             match self.recovery {
                 Some(rec) if ack >= rec.point => {
+                    self.cc.on_recovery_ack(now, newly);
                     self.recovery = None;
                     self.retx_log.clear();
                     self.lost_again.clear();
@@ -810,6 +845,8 @@ impl Subflow {
                     // After a timeout the window restarts in slow start (RFC 5681 §3.1).
                     if rec.after_rto {
                         self.cc.on_ack(now, newly, view);
+                    } else {
+                        self.cc.on_recovery_ack(now, newly);
                     }
                 }
                 None => {
@@ -956,6 +993,7 @@ impl Subflow {
             srtt: self.rtt.srtt().unwrap_or(initial_rtt),
             mss: self.mss,
             active: self.state.can_send() && !self.stale,
+            loss_interval: self.cc.loss_interval(),
         }
     }
 }
@@ -992,6 +1030,7 @@ mod tests {
             srtt: Duration::from_millis(100),
             mss: 1000,
             active: true,
+            loss_interval: 0,
         }]
     }
 
@@ -1076,5 +1115,28 @@ mod tests {
         );
         let p = sf.plan_segment(1000, false).unwrap();
         assert_eq!((p.start, p.retransmit), (1, true));
+    }
+
+    #[test]
+    fn receiver_rtt_from_echoed_timestamps() {
+        let t0 = Instant::from_millis(1_000);
+        let mut sf = subflow(t0);
+        // Data echoing the TSval we sent at 1.0 s arrives at 1.1 s: 100 ms.
+        let echo = sf.tsval(t0);
+        sf.on_data_timestamp(t0 + Duration::from_millis(100), echo);
+        assert_eq!(sf.rcv_rtt, Some(Duration::from_millis(100)));
+        // Later segments echoing the same TSval (same flight) give no sample.
+        sf.on_data_timestamp(t0 + Duration::from_millis(180), echo);
+        assert_eq!(sf.rcv_rtt, Some(Duration::from_millis(100)));
+        // A new echo, 200 ms: 100 - 100/8 + 200/8 = 112.5 ms.
+        let echo = sf.tsval(t0 + Duration::from_millis(300));
+        sf.on_data_timestamp(t0 + Duration::from_millis(500), echo);
+        assert_eq!(sf.rcv_rtt, Some(Duration::from_micros(112_500)));
+        // Below the 1 ms resolution, zero, or absurd (over a minute): ignored.
+        let now = t0 + Duration::from_secs(2);
+        sf.on_data_timestamp(now, sf.tsval(now));
+        sf.on_data_timestamp(now, 0);
+        sf.on_data_timestamp(now, sf.tsval(now).wrapping_add(5));
+        assert_eq!(sf.rcv_rtt, Some(Duration::from_micros(112_500)));
     }
 }

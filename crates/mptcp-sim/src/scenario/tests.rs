@@ -238,8 +238,20 @@ fn bad_flow_fields() {
     let m = err(&with_flow("paths = [0]\nbytes = \"much\""));
     assert!(m.contains("flow[0].bytes: expected a size"), "{m}");
     let m = err(&with_flow("paths = [0]\nbytes = 1\ncc = \"vegas\""));
-    assert!(m.contains("flow[0].cc: expected"), "{m}");
-    assert!(m.contains("vegas"), "{m}");
+    assert!(
+        m.contains(
+            "flow[0].cc: expected one of \"reno\", \"cubic\", \"lia\", \"olia\", \"balia\", got \"vegas\""
+        ),
+        "{m}"
+    );
+    for name in ["lia", "olia", "balia"] {
+        let s = Scenario::from_toml(
+            &with_flow(&format!("paths = [0]\nbytes = 1\ncc = \"{name}\"")),
+            "s.toml",
+        )
+        .unwrap();
+        assert_eq!(s.flows[0].cc.name(), name);
+    }
     let m = err(&with_flow("paths = [0]\nbytes = 1\nscheduler = \"random\""));
     assert!(
         m.contains("flow[0].scheduler: expected one of \"default\", \"min-rtt\""),
@@ -371,4 +383,92 @@ fn mtu_defaults_to_ethernet_and_is_checked() {
     assert_eq!(s.paths[0].mtu, 9000);
     let msg = err(&with_path("mtu = 100"));
     assert!(msg.contains("path[0].mtu"), "{msg}");
+}
+
+#[test]
+fn flow_buffers_are_sizes_within_bounds() {
+    let base =
+        "[[path]]\nrate = \"10Mbit\"\ndelay = \"1ms\"\n[[flow]]\npaths = [0]\nbytes = \"1MB\"\n";
+    let s = Scenario::from_toml(
+        &format!("{base}recv_buffer = \"512KB\"\nsend_buffer = 65536\n"),
+        "b.toml",
+    )
+    .unwrap();
+    assert_eq!(s.flows[0].recv_buffer, Some(512_000));
+    assert_eq!(s.flows[0].send_buffer, Some(65_536));
+    let s = Scenario::from_toml(base, "b.toml").unwrap();
+    assert_eq!(
+        (s.flows[0].recv_buffer, s.flows[0].send_buffer),
+        (None, None)
+    );
+    let e = Scenario::from_toml(&format!("{base}recv_buffer = \"1KB\"\n"), "b.toml").unwrap_err();
+    assert!(e.to_string().contains("flow[0].recv_buffer"), "{e}");
+}
+
+#[test]
+fn path_manager_specs_with_parameters() {
+    for (spec, kind) in [
+        ("ndiffports:3", PathManagerKind::NDiffPorts(3)),
+        ("fullmesh", PathManagerKind::FullMesh),
+        ("endpoints", PathManagerKind::Endpoints),
+        (
+            "lb-server:backup",
+            PathManagerKind::LbServer { backup: true },
+        ),
+    ] {
+        let text = with_flow(&format!(
+            "paths = [0]\nbytes = 1\npath_manager = \"{spec}\""
+        ));
+        let s = Scenario::from_toml(&text, "s.toml").unwrap();
+        assert_eq!(s.flows[0].path_manager, kind);
+        assert_eq!(known_name(NameKind::PathManager, spec), Ok(()));
+    }
+    let m = err(&with_flow(
+        "paths = [0]\nbytes = 1\npath_manager = \"ndiffports:0\"",
+    ));
+    assert!(m.contains("\"ndiffports:N\""), "{m}");
+    assert!(known_name(NameKind::PathManager, "ndiffports:x").is_err());
+}
+
+#[test]
+fn iface_events_parse_and_take_no_parameters() {
+    let s = Scenario::from_toml(
+        &with_path(
+            "[[path.event]]\nat = \"1s\"\naction = \"iface-down\"\n[[path.event]]\nat = \"2s\"\naction = \"iface-up\"",
+        ),
+        "s.toml",
+    )
+    .unwrap();
+    assert_eq!(s.paths[0].events[0].action, PathAction::IfaceDown);
+    assert_eq!(s.paths[0].events[1].action, PathAction::IfaceUp);
+    let m = err(&with_path(
+        "[[path.event]]\nat = \"1s\"\naction = \"iface-up\"\nrate = \"1Mbit\"",
+    ));
+    assert!(m.contains("path[0].event[0].action"), "{m}");
+}
+
+#[test]
+fn backup_paths_and_scheduler_parameters() {
+    let s = Scenario::from_toml(&with_path("backup = true"), "x").unwrap();
+    assert!(s.paths[0].backup);
+    let s = Scenario::from_toml(&with_path(""), "x").unwrap();
+    assert!(!s.paths[0].backup, "paths are regular by default");
+    let m = err(&with_path("backup = \"yes\""));
+    assert!(m.contains("path[0].backup: expected true or false"), "{m}");
+    let s = Scenario::from_toml(
+        &with_flow("paths = [0]\nbytes = 1\nscheduler = \"active-backup:200ms\""),
+        "x",
+    )
+    .unwrap();
+    assert_eq!(
+        s.flows[0].scheduler,
+        SchedulerKind::ActiveBackup {
+            expiration: Some(Duration::from_millis(200))
+        }
+    );
+    let m = err(&with_flow(
+        "paths = [0]\nbytes = 1\nscheduler = \"active-backup:soon\"",
+    ));
+    assert!(m.contains("flow[0].scheduler: expected one of"), "{m}");
+    assert!(m.contains("active-backup:DELAY"), "{m}");
 }
