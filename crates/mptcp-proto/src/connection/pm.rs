@@ -165,6 +165,8 @@ impl Connection {
         {
             a.echoed = true;
             a.next_at = None;
+            // The next announcement, if any, may go.
+            self.conn_timers[ConnTimer::AddAddr as usize] = self.announcement_deadline();
         }
         self.pm_call(now, |pm, ctx| pm.on_subflow_established(ctx, &sf));
     }
