@@ -1,5 +1,7 @@
 //! Line charts as SVG (plotters), one per experiment.
 
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -69,48 +71,47 @@ impl Plot {
             .x_label_area_size(44)
             .y_label_area_size(64);
         if self.log_x && x0 > 0.0 {
-            let mut chart =
-                builder.build_cartesian_2d((x0 * 0.9..x1 * 1.1).log_scale(), 0.0..y1)?;
-            chart
-                .configure_mesh()
-                .x_desc(self.x_label.as_str())
-                .y_desc(self.y_label.as_str())
-                .draw()?;
-            for (i, s) in self.series.iter().enumerate() {
-                let c = COLORS[i % COLORS.len()];
-                chart
-                    .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))?
-                    .label(s.label.as_str())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c));
-                chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
-            }
-            chart
-                .configure_series_labels()
-                .border_style(BLACK)
-                .background_style(WHITE.mix(0.85))
-                .draw()?;
+            let chart = builder.build_cartesian_2d((x0 * 0.9..x1 * 1.1).log_scale(), 0.0..y1)?;
+            self.fill(chart)?;
         } else {
-            let mut chart = builder.build_cartesian_2d(x0..x1, 0.0..y1)?;
-            chart
-                .configure_mesh()
-                .x_desc(self.x_label.as_str())
-                .y_desc(self.y_label.as_str())
-                .draw()?;
-            for (i, s) in self.series.iter().enumerate() {
-                let c = COLORS[i % COLORS.len()];
-                chart
-                    .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))?
-                    .label(s.label.as_str())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c));
-                chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
-            }
-            chart
-                .configure_series_labels()
-                .border_style(BLACK)
-                .background_style(WHITE.mix(0.85))
-                .draw()?;
+            let chart = builder.build_cartesian_2d(x0..x1, 0.0..y1)?;
+            self.fill(chart)?;
         }
         root.present()?;
+        Ok(())
+    }
+
+    /// Mesh, lines, points and legend on a chart with either x axis.
+    fn fill<'a, X>(
+        &self,
+        mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, RangedCoordf64>>,
+    ) -> Result<(), String>
+    where
+        X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    {
+        chart
+            .configure_mesh()
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, s) in self.series.iter().enumerate() {
+            let c = COLORS[i % COLORS.len()];
+            chart
+                .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(s.label.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c));
+            chart
+                .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                .map_err(|e| e.to_string())?;
+        }
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE.mix(0.85))
+            .draw()
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 }
