@@ -65,13 +65,6 @@ pub fn mbps(bytes: u64, secs: f64) -> f64 {
     }
 }
 
-/// Goodput of a flow over the run: delivered bytes over its completion time, or over the
-/// whole run when it did not finish (long-running flows).
-#[allow(dead_code)]
-pub fn goodput_mbps(f: &FlowReport) -> f64 {
-    f.goodput_bps / 1e6
-}
-
 /// Bytes a flow sent on `path` (all its subflows there).
 pub fn path_bytes(f: &FlowReport, path: usize) -> u64 {
     f.subflows
