@@ -96,6 +96,12 @@ pub struct ConnectionStats {
     pub mp_prio_rx: u64,
     /// MP_FAIL received (MPTcpExt MPFailRx).
     pub mp_fail_rx: u64,
+    /// MP_FAIL sent (MPTcpExt MPFailTx).
+    pub mp_fail_tx: u64,
+    /// Infinite mappings sent (MPTcpExt InfiniteMapTx).
+    pub infinite_map_tx: u64,
+    /// Infinite mappings received (MPTcpExt InfiniteMapRx).
+    pub infinite_map_rx: u64,
     /// MP_FASTCLOSE received (MPTcpExt MPFastcloseRx).
     pub mp_fastclose_rx: u64,
     /// MP_FASTCLOSE ignored for a wrong key.

@@ -179,6 +179,12 @@ pub struct Connection {
     pub(crate) mapping_seen: bool,
     /// Data offset last resent by opportunistic retransmission.
     pub(crate) orp_done_for: Option<u64>,
+    /// After our checksum failure on a lone subflow: MP_FAILs still to repeat on ACKs
+    /// until the peer answers (MP_FAIL or infinite mapping), in case the first is lost.
+    pub(crate) mp_fail_repeats: u8,
+    /// After the peer's MP_FAIL on a lone subflow: the next data segment carries an
+    /// infinite mapping (RFC 8684 §3.7).
+    pub(crate) send_infinite_map: bool,
     /// Subflow to try first in `poll_transmit`.
     pub(crate) tx_cursor: usize,
     /// Reused buffer for payload copies.
@@ -264,6 +270,8 @@ impl Connection {
             close_reported: false,
             removed_tuples: Vec::new(),
             orp_done_for: None,
+            mp_fail_repeats: 0,
+            send_infinite_map: false,
             mapping_seen: false,
             data_ack_seen: false,
             tx_cursor: 0,

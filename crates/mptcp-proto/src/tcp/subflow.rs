@@ -246,6 +246,10 @@ pub struct Subflow {
     pub backup_remote: bool,
     /// An MP_PRIO should be sent on this subflow.
     pub send_mp_prio: bool,
+    /// An MP_FAIL with this DSN goes on the next ACK (or the RST) of this subflow.
+    pub mp_fail: Option<u64>,
+    /// That MP_FAIL has not gone out yet: send a pure ACK for it.
+    pub mp_fail_due: bool,
     /// May carry data written `trusted_only` (local address in `trusted_addrs`, or set by
     /// the application).
     pub trusted: bool,
@@ -426,6 +430,8 @@ impl Subflow {
             backup_local: false,
             backup_remote: false,
             send_mp_prio: false,
+            mp_fail: None,
+            mp_fail_due: false,
             trusted: false,
             redundant_next: 0,
             stale: false,
