@@ -500,7 +500,7 @@ impl Connection {
             seg_off.saturating_add(seg_len) > sf.rcv_nxt && seg_off < sf.rcv_nxt + wnd.max(1)
         };
         if seg.flags.rst() {
-            self.on_rst(idx, seg_off, opts);
+            self.on_rst(now, idx, seg_off, opts);
             return;
         }
         if !acceptable {
@@ -520,7 +520,7 @@ impl Connection {
                 sf.syn_pending = true;
             } else {
                 // RFC 5961 §4: challenge ACK.
-                sf.ack_now = true;
+                sf.challenge_ack(now);
             }
             return;
         }
@@ -559,10 +559,10 @@ impl Connection {
                 .subflows
                 .get(idx)
                 .is_none_or(|s| s.state == TcpState::Closed)
-                || self.closed.is_some()
-                    && self.mode == Mode::Mptcp
-                    && self.subflows[idx].reset_pending.is_some()
+                || self.subflows[idx].reset_pending.is_some()
             {
+                // Closed or condemned (e.g. a mapping that contradicts an earlier one): none
+                // of this segment's data may reach the stream.
                 return;
             }
         }
@@ -577,11 +577,13 @@ impl Connection {
     }
 
     /// RFC 5961 §3.2: a RST resets only when its sequence number is exactly RCV.NXT.
-    fn on_rst(&mut self, idx: usize, seg_off: u64, opts: &SegOptions) {
+    fn on_rst(&mut self, now: Instant, idx: usize, seg_off: u64, opts: &SegOptions) {
         let sf = &mut self.subflows[idx];
         if seg_off != sf.rcv_nxt {
             if seg_off > sf.rcv_nxt && seg_off < sf.rcv_nxt + self.config.recv_buffer as u64 {
-                sf.ack_now = true;
+                sf.challenge_ack(now);
+            } else {
+                sf.stats.rst_ignored += 1;
             }
             return;
         }
@@ -737,12 +739,9 @@ impl Connection {
         let initial_rtt = self.config.initial_rto;
         let sf = &mut self.subflows[idx];
         let ack_off = unwrap_seq(sf.snd_una, sf.iss, seg.ack);
-        if ack_off > sf.snd_max {
-            sf.ack_now = true;
-            return false;
-        }
-        if ack_off + sf.max_snd_wnd.max(65535) < sf.snd_una {
-            sf.ack_now = true;
+        // RFC 5961 §5.2: acceptable from SND.UNA - MAX.SND.WND to SND.NXT.
+        if ack_off > sf.snd_max || ack_off + sf.max_snd_wnd.max(65535) < sf.snd_una {
+            sf.challenge_ack(now);
             return false;
         }
         let wnd = u64::from(seg.window) << sf.snd_wscale;
@@ -1029,6 +1028,11 @@ impl Connection {
     ) {
         let use_csum = self.checksum;
         let wants_pending = use_csum && checksum.is_some();
+        // The mapping must start before the furthest our window ever reached (data offset
+        // from the connection's start; a mapping below what was delivered is a retransmission
+        // and fine, one before the stream's start is not).
+        let doff = dsn.0.wrapping_sub(self.remote_idsn.wrapping_add(1));
+        let window_ok = doff < (1 << 62) && doff <= self.data_window_end();
         // Receive-side bytes already held (reassembly and checksum collection buffers).
         let held_rx = self.buffered_bytes() - self.send_buf.len();
         let recv_buffer = self.config.recv_buffer;
@@ -1049,12 +1053,31 @@ impl Connection {
         }
         let pos = sf.rx_maps.partition_point(|m| m.ssn < ssn);
         if let Some(m) = sf.rx_maps.get(pos) {
-            if m.ssn == ssn {
-                if m.dsn != dsn {
-                    sf.request_reset(MpTcpRst::REASON_MPTCP, CloseReason::ProtocolError);
-                }
+            if m.ssn == ssn && m.dsn == dsn {
                 return;
             }
+        }
+        // RFC 8684 §3.3.1: a mapping may repeat or overlap an earlier one only where both
+        // give the same DSN for the same subflow byte; and it must lie where our window
+        // lets the peer send. Anything else would corrupt the stream: reset the subflow
+        // (Linux: MPTcpExt DSSNotMatching, MP_TCPRST "MPTCP-specific error").
+        let overlap_ok = |m: &RxMap| {
+            let (s, e) = (m.ssn.max(ssn), m.ssn_end().min(end));
+            s >= e || m.dsn.0.wrapping_add(s - m.ssn) == dsn.0.wrapping_add(s - ssn)
+        };
+        let neighbours_ok = pos
+            .checked_sub(1)
+            .and_then(|p| sf.rx_maps.get(p))
+            .is_none_or(overlap_ok)
+            && sf
+                .rx_maps
+                .range(pos..)
+                .take_while(|m| m.ssn < end)
+                .all(overlap_ok);
+        if !neighbours_ok || !window_ok {
+            sf.request_reset(MpTcpRst::REASON_MPTCP, CloseReason::ProtocolError);
+            self.stats.dss_mapping_errors += 1;
+            return;
         }
         self.mapping_seen = true;
         let Some(sf) = self.subflows.get_mut(idx) else {
