@@ -2423,3 +2423,39 @@ fn initial_path_blackholed_mid_transfer() {
     }
     blackhole_case(1);
 }
+
+/// Our server answers every SYN with a SYN cookie (`--syn-cookies always`): the kernel
+/// client accepts the stateless SYN/ACK, our server rebuilds the MPTCP connection from
+/// the third ACK (both keys in MP_CAPABLE), announces its second address, and the kernel
+/// joins it; data intact both ways.
+#[test]
+fn kernel_client_to_our_server_with_syn_cookies() {
+    skip_unless_able!();
+    let t = Topology::new(2);
+    t.shape(1, "40mbit");
+    t.shape(2, "40mbit");
+    let up = t.data_file("up.bin", 5_000_000, 61);
+    let down = t.data_file("down.bin", 3_000_000, 62);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut sargs = Topology::stack_args(2);
+    sargs.extend(args(&["--syn-cookies", "always", "cat", "listen", "5000"]));
+    let mut server = t.spawn(&t.us, &sargs, &down, &srv_out);
+    t.wait_stack_up(&t.us);
+    let mut client = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "connect", "10.7.0.1:5000"]),
+        &up,
+        &cli_out,
+    );
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert!(!serr.contains("fell back"), "unexpected fallback: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert_eq!(k.get("MPTcpExtMPCapableSYNACKRX"), Some(&1), "{k:?}");
+    assert_eq!(k.get("MPTcpExtMPJoinSynAckRx"), Some(&1), "{k:?}");
+    t.teardown();
+}
