@@ -382,7 +382,7 @@ mod tests {
         // (-972 bytes of credit) leave it alone, 370 (-1028) take one MSS off.
         let mut olia = Olia::new(1000, 20_000);
         olia.exit_slow_start();
-        let mut ack = |olia: &mut Olia, k: u64| {
+        let ack = |olia: &mut Olia, k: u64| {
             // on_ack counts the 1000 bytes first: l_0 = 11000 + 1000 k, like P1's.
             olia.since_loss = 10_000 + 1000 * k;
             let paths = [
