@@ -33,6 +33,12 @@ pub struct LinkParams {
     pub reorder: f64,
     /// Duplication probability.
     pub duplicate: f64,
+    /// Packets enter the queue up to this long after they are sent (uniformly, in order):
+    /// the sending hosts' timing noise, which breaks the phase effects a perfectly regular
+    /// drop-tail queue has (Floyd and Jacobson, 1992). Zero: exactly when sent.
+    pub jitter: Duration,
+    /// Whether `jitter` was given explicitly (otherwise it follows the rate).
+    pub jitter_explicit: bool,
 }
 
 impl LinkParams {
@@ -48,6 +54,8 @@ impl LinkParams {
             loss: path.loss,
             reorder: path.reorder,
             duplicate: path.duplicate,
+            jitter: path.jitter.unwrap_or_else(|| default_jitter(path.rate)),
+            jitter_explicit: path.jitter.is_some(),
         }
     }
 
@@ -55,6 +63,9 @@ impl LinkParams {
     pub fn apply(&mut self, change: &LinkChange) {
         if let Some(r) = change.rate {
             self.rate_bps = r;
+            if !self.jitter_explicit {
+                self.jitter = default_jitter(r);
+            }
         }
         if let Some(d) = change.delay {
             self.delay = d;
@@ -69,6 +80,11 @@ impl LinkParams {
             self.queue_limit = default_queue(self.rate_bps, self.delay);
         }
     }
+}
+
+/// The default sender jitter: one 1500-byte packet's time at `rate_bps`.
+pub fn default_jitter(rate_bps: u64) -> Duration {
+    Duration::from_nanos(serialization_nanos(1500, rate_bps))
 }
 
 /// Why a packet did not make it.
@@ -110,6 +126,8 @@ pub struct Link {
     up: bool,
     rng: ChaCha8Rng,
     busy_until: Instant,
+    /// When the last packet entered the queue (entries keep the order of sending).
+    last_entry: Instant,
     last_arrival: Instant,
     fifo: VecDeque<(Instant, Vec<u8>)>,
     side_lane: BTreeMap<(Instant, u64), Vec<u8>>,
@@ -125,6 +143,7 @@ impl Link {
             up: true,
             rng: ChaCha8Rng::seed_from_u64(seed),
             busy_until: Instant::ZERO,
+            last_entry: Instant::ZERO,
             last_arrival: Instant::ZERO,
             fifo: VecDeque::new(),
             side_lane: BTreeMap::new(),
@@ -202,12 +221,29 @@ impl Link {
         } else {
             None
         };
-        let first = self.admit(now, pkt, pool);
+        // Entering the queue a little after `now` is the same as entering it at `now` with
+        // the state it will have then: entries are in order, so every packet admitted
+        // before entered earlier.
+        let entry = self.entry_time(now);
+        let first = self.admit(entry, pkt, pool);
         if let Some(d) = dup {
             // The copy is a packet of its own: it may be lost or dropped independently.
-            let _ = self.admit(now, d, pool);
+            let _ = self.admit(entry, d, pool);
         }
         first
+    }
+
+    /// When a packet sent at `now` enters the queue (see [`LinkParams::jitter`]).
+    fn entry_time(&mut self, now: Instant) -> Instant {
+        let max = u64::try_from(self.params.jitter.as_nanos()).unwrap_or(u64::MAX);
+        let noise = if max == 0 {
+            0
+        } else {
+            self.rng.gen_range(0..max)
+        };
+        let entry = (now + Duration::from_nanos(noise)).max(self.last_entry);
+        self.last_entry = entry;
+        entry
     }
 
     fn admit(&mut self, now: Instant, pkt: Vec<u8>, pool: &mut BufPool) -> Result<(), DropReason> {
@@ -296,6 +332,8 @@ mod tests {
             loss: 0.0,
             reorder: 0.0,
             duplicate: 0.0,
+            jitter: Duration::ZERO,
+            jitter_explicit: true,
         }
     }
 
@@ -310,6 +348,30 @@ mod tests {
             out.push((t, p));
         }
         out
+    }
+
+    #[test]
+    fn jitter_delays_entry_within_bound_and_keeps_order() {
+        let mut pool = BufPool::new();
+        let mut p = params(10_000_000, 1);
+        p.jitter = Duration::from_micros(500);
+        let mut link = Link::new(p, 9);
+        for i in 0..50u8 {
+            let now = Instant::from_micros(u64::from(i) * 2000);
+            link.send(now, pkt(100, i), &mut pool).unwrap();
+            // 100 B at 10 Mbit/s = 80 us, 1 ms delay, at most 500 us of jitter.
+            let arrival = link.next_arrival().unwrap();
+            let base = now + Duration::from_micros(1080);
+            assert!(arrival >= base && arrival < base + Duration::from_micros(500));
+            assert_eq!(link.pop_arrived(arrival).unwrap()[0], i);
+        }
+        // A burst sent at one instant keeps its order.
+        for i in 0..20u8 {
+            link.send(Instant::from_millis(200), pkt(100, i), &mut pool)
+                .unwrap();
+        }
+        let got: Vec<u8> = drain(&mut link).into_iter().map(|(_, p)| p[0]).collect();
+        assert_eq!(got, (0..20).collect::<Vec<u8>>());
     }
 
     #[test]
@@ -469,6 +531,7 @@ mod tests {
             loss: 0.0,
             reorder: 0.0,
             duplicate: 0.0,
+            jitter: None,
             middlebox: None,
             mtu: 1500,
             backup: false,

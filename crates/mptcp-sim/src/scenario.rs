@@ -222,6 +222,10 @@ pub struct PathSpec {
     pub reorder: f64,
     /// Probability that a packet is duplicated.
     pub duplicate: f64,
+    /// Timing noise of the senders: each packet enters the path's queue up to this long
+    /// after it was sent (uniformly, in order). `None`: the time one 1500-byte packet takes
+    /// at the path's rate (Floyd and Jacobson's remedy for drop-tail phase effects).
+    pub jitter: Option<Duration>,
     /// Middlebox on this path.
     pub middlebox: Option<MiddleboxKind>,
     /// Largest IP packet the path carries (default 1500); endpoints use MSS = MTU - 40.
@@ -333,6 +337,7 @@ struct RawPath {
     loss: Option<Value>,
     reorder: Option<Value>,
     duplicate: Option<Value>,
+    jitter: Option<Value>,
     middlebox: Option<Value>,
     mtu: Option<Value>,
     backup: Option<Value>,
@@ -370,7 +375,7 @@ struct RawFlow {
 
 const SCENARIO_KEYS: &str = "seed, duration, path, flow";
 const PATH_KEYS: &str =
-    "rate, delay, queue, loss, reorder, duplicate, middlebox, mtu, backup, event";
+    "rate, delay, queue, loss, reorder, duplicate, jitter, middlebox, mtu, backup, event";
 const EVENT_KEYS: &str = "at, action, rate, delay, loss, queue";
 const FLOW_KEYS: &str = "kind, paths, bytes, start, direction, cc, scheduler, path_manager, \
      checksum, send_buffer, recv_buffer, join_delay";
@@ -639,6 +644,11 @@ fn validate_path(cx: &Ctx<'_>, v: Value, i: usize) -> Result<PathSpec, ScenarioE
     let loss = cx.opt_probability(raw.loss.as_ref(), &f("loss"))?;
     let reorder = cx.opt_probability(raw.reorder.as_ref(), &f("reorder"))?;
     let duplicate = cx.opt_probability(raw.duplicate.as_ref(), &f("duplicate"))?;
+    let jitter = raw
+        .jitter
+        .as_ref()
+        .map(|v| cx.duration(v, &f("jitter")))
+        .transpose()?;
     let middlebox = match &raw.middlebox {
         None => None,
         Some(v) => {
@@ -674,6 +684,7 @@ fn validate_path(cx: &Ctx<'_>, v: Value, i: usize) -> Result<PathSpec, ScenarioE
         loss,
         reorder,
         duplicate,
+        jitter,
         middlebox,
         mtu,
         backup,
