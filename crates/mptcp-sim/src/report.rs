@@ -54,7 +54,8 @@ pub struct FlowReport {
 pub struct TimelineEvent {
     /// Simulated time, seconds.
     pub time_s: f64,
-    /// "path-down", "path-up", "path-set", "iface-down", "iface-up", "subflow-up",
+    /// "path-down", "path-up", "path-set", "iface-down", "iface-up", "addr-remove",
+    /// "addr-add", "subflow-up",
     /// "subflow-down", "fallback",
     /// "connection-closed", "connect-failed", "flow-complete".
     pub kind: String,

@@ -194,6 +194,12 @@ pub enum PathAction {
     /// As `Up`, and each client using the path is told its address there is back
     /// (`Endpoint::address_up`).
     IfaceUp,
+    /// The client's address on the path is removed (the link stays up): every
+    /// connection closes its subflows there and tells the peer with REMOVE_ADDR
+    /// (`Endpoint::remove_local_address`).
+    AddrRemove,
+    /// The client's address on the path is back (`Endpoint::address_up`).
+    AddrAdd,
     /// Parameters change from then on.
     Set(LinkChange),
 }
@@ -706,7 +712,15 @@ fn validate_event(cx: &Ctx<'_>, v: Value, at: &str) -> Result<PathEvent, Scenari
     let action = cx.name_in(
         action_v,
         &f("action"),
-        &["down", "up", "set", "iface-down", "iface-up"],
+        &[
+            "down",
+            "up",
+            "set",
+            "iface-down",
+            "iface-up",
+            "addr-remove",
+            "addr-add",
+        ],
     )?;
     let change = LinkChange {
         rate: raw
@@ -732,7 +746,7 @@ fn validate_event(cx: &Ctx<'_>, v: Value, at: &str) -> Result<PathEvent, Scenari
     };
     let has_params = change != LinkChange::default();
     let action = match action.as_str() {
-        "down" | "up" | "iface-down" | "iface-up" if has_params => {
+        "down" | "up" | "iface-down" | "iface-up" | "addr-remove" | "addr-add" if has_params => {
             return Err(cx.invalid(
                 &f("action"),
                 "\"set\" when rate, delay, loss or queue is given",
@@ -743,6 +757,8 @@ fn validate_event(cx: &Ctx<'_>, v: Value, at: &str) -> Result<PathEvent, Scenari
         "up" => PathAction::Up,
         "iface-down" => PathAction::IfaceDown,
         "iface-up" => PathAction::IfaceUp,
+        "addr-remove" => PathAction::AddrRemove,
+        "addr-add" => PathAction::AddrAdd,
         _ if !has_params => {
             return Err(cx.missing(&f("rate|delay|loss|queue")));
         }

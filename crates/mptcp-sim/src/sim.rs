@@ -456,6 +456,14 @@ impl Simulation {
                 self.net.log("iface-up", Some(path), String::new());
                 self.notify_clients(path, true);
             }
+            PathAction::AddrRemove => {
+                self.net.log("addr-remove", Some(path), String::new());
+                self.remove_client_addr(path);
+            }
+            PathAction::AddrAdd => {
+                self.net.log("addr-add", Some(path), String::new());
+                self.notify_clients(path, true);
+            }
             PathAction::Set(change) => {
                 for l in [path * 2, path * 2 + 1] {
                     self.net.links[l].apply(change);
@@ -493,6 +501,24 @@ impl Simulation {
             } else {
                 ep.address_down(now, ip);
             }
+            self.pump(f, CLIENT, false);
+        }
+    }
+
+    /// Removes each client's address on `path` from its connection (REMOVE_ADDR to the
+    /// peer) and reports the address unusable.
+    fn remove_client_addr(&mut self, path: usize) {
+        let now = self.net.now;
+        for f in 0..self.flows.len() {
+            if !self.flows[f].paths().contains(&path) {
+                continue;
+            }
+            let ip = std::net::IpAddr::V4(client_addr(path, f));
+            let side = &mut self.flows[f].sides[CLIENT];
+            if let Some(conn) = side.conn {
+                side.ep.remove_local_address(now, conn, ip);
+            }
+            side.ep.address_down(now, ip);
             self.pump(f, CLIENT, false);
         }
     }

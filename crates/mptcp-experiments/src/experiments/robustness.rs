@@ -86,10 +86,13 @@ const CASES: &[Case] = &[
             p.duplicate = 0.01;
         }
     }),
-    ("blackhole path 1 from 1 s to 4 s", |s| {
-        event(s, 1, 1000, PathAction::Down);
-        event(s, 1, 4000, PathAction::Up);
-    }),
+    (
+        "blackhole (or far-side carrier loss) on path 1 from 1 s to 4 s",
+        |s| {
+            event(s, 1, 1000, PathAction::Down);
+            event(s, 1, 4000, PathAction::Up);
+        },
+    ),
     ("blackhole path 0 (initial) from 1 s to 4 s", |s| {
         event(s, 0, 1000, PathAction::Down);
         event(s, 0, 4000, PathAction::Up);
@@ -104,6 +107,13 @@ const CASES: &[Case] = &[
     ("interface of path 0 down 1 s to 4 s", |s| {
         event(s, 0, 1000, PathAction::IfaceDown);
         event(s, 0, 4000, PathAction::IfaceUp);
+    }),
+    ("address of path 1 removed at 1 s, back at 4 s", |s| {
+        event(s, 1, 1000, PathAction::AddrRemove);
+        event(s, 1, 4000, PathAction::AddrAdd);
+    }),
+    ("address of path 0 (initial) removed at 1 s", |s| {
+        event(s, 0, 1000, PathAction::AddrRemove);
     }),
     ("both paths down 1 s to 3 s", |s| {
         for p in 0..2 {
