@@ -385,7 +385,7 @@ impl PathManager for EndpointsPm {
     }
 
     fn on_subflow_established(&mut self, ctx: &PmContext<'_>, sf: &PmSubflow) -> Vec<PmAction> {
-        self.rejoin.established(sf.local.ip(), sf.remote);
+        self.rejoin.established(ctx.now, sf.local.ip(), sf.remote);
         // The kernel runs its creation step again on every new subflow (a fullmesh
         // endpoint may now have a new peer address to go to).
         self.create(ctx, None)

@@ -68,8 +68,8 @@ impl PathManager for FullMeshPm {
         }
     }
 
-    fn on_subflow_established(&mut self, _ctx: &PmContext<'_>, sf: &PmSubflow) -> Vec<PmAction> {
-        self.rejoin.established(sf.local.ip(), sf.remote);
+    fn on_subflow_established(&mut self, ctx: &PmContext<'_>, sf: &PmSubflow) -> Vec<PmAction> {
+        self.rejoin.established(ctx.now, sf.local.ip(), sf.remote);
         Vec::new()
     }
 

@@ -41,6 +41,9 @@ impl Default for RejoinPolicy {
 /// Most retries tracked at once, and most pairs remembered as given up.
 const MAX_ENTRIES: usize = 32;
 
+/// A re-opened subflow that lived this long worked: its pair starts over with a clean slate.
+const STABLE_AFTER: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Open at this time.
@@ -49,6 +52,11 @@ enum State {
     Paused,
     /// Opened; the outcome is not known yet.
     Trying,
+    /// The attempt's handshake completed at this time. Kept for a while: a subflow that is
+    /// reset soon after (a middlebox that lets SYNs through but not the data) counts as
+    /// a failure, so such a pair backs off and is given up instead of being re-opened
+    /// every `first` forever.
+    Up(Instant),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,14 +105,29 @@ impl Rejoin {
         let Some(policy) = self.policy else {
             return;
         };
+        let (local, remote) = (sf.local.ip(), sf.remote);
+        let ours = |e: &Entry| {
+            matches!(e.state, State::Trying | State::Up(_))
+                && (e.open.local, e.open.remote) == (local, remote)
+        };
         if !is_loss(reason) {
+            self.entries.retain(|e| !ours(e));
             return;
         }
-        let (local, remote) = (sf.local.ip(), sf.remote);
-        let mut e = match self.entries.iter().position(|e| {
-            e.state == State::Trying && (e.open.local, e.open.remote) == (local, remote)
-        }) {
-            Some(i) => self.entries.remove(i),
+        let mut short_lived = false;
+        let mut e = match self.entries.iter().position(ours) {
+            Some(i) => {
+                let mut e = self.entries.remove(i);
+                if let State::Up(since) = e.state {
+                    if ctx.now.saturating_duration_since(since) >= STABLE_AFTER {
+                        e.failures = 0;
+                        e.refusals = 0;
+                    } else {
+                        short_lived = true;
+                    }
+                }
+                e
+            }
             None => Entry {
                 open: OpenSubflow {
                     local,
@@ -117,7 +140,7 @@ impl Rejoin {
                 state: State::Trying,
             },
         };
-        if sf.established {
+        if sf.established && !short_lived {
             // The pair worked until now: start over with the short delay.
             e.failures = 0;
         } else {
@@ -147,12 +170,14 @@ impl Rejoin {
     }
 
     /// A subflow from `local` to `remote` completed its handshake: a pending attempt for
-    /// that pair succeeded.
-    pub fn established(&mut self, local: IpAddr, remote: SocketAddr) {
-        if let Some(i) = self.entries.iter().position(|e| {
-            e.state == State::Trying && (e.open.local, e.open.remote) == (local, remote)
-        }) {
-            self.entries.remove(i);
+    /// that pair succeeded (remembered until it proves stable, see [`State::Up`]).
+    pub fn established(&mut self, now: Instant, local: IpAddr, remote: SocketAddr) {
+        if let Some(e) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.state == State::Trying && (e.open.local, e.open.remote) == (local, remote))
+        {
+            e.state = State::Up(now);
         }
     }
 
@@ -195,7 +220,7 @@ impl Rejoin {
     /// and pairs given up from it may be tried again.
     pub fn address_up(&mut self, now: Instant, ip: IpAddr) {
         for e in self.entries.iter_mut() {
-            if e.open.local == ip && e.state != State::Trying {
+            if e.open.local == ip && matches!(e.state, State::Waiting(_) | State::Paused) {
                 e.state = State::Waiting(now);
                 e.failures = 0;
                 e.refusals = 0;
@@ -225,7 +250,8 @@ impl Rejoin {
         self.entries
             .iter()
             .filter(|e| {
-                e.state != State::Trying && (e.open.local, e.open.remote) == (local, remote)
+                matches!(e.state, State::Waiting(_) | State::Paused)
+                    && (e.open.local, e.open.remote) == (local, remote)
             })
             .count()
     }
@@ -281,9 +307,49 @@ mod tests {
         r.lost(&c.ctx(), &sf, CloseReason::Timeout);
         c.now = at_ms(200);
         assert_eq!(r.due(&c.ctx()).len(), 1);
-        r.established(ip("10.0.0.1"), sa("10.9.0.1:80"));
+        r.established(at_ms(250), ip("10.0.0.1"), sa("10.9.0.1:80"));
         assert_eq!(r.next_at(), None);
-        assert!(r.entries.is_empty());
+        assert_eq!(r.pending(ip("10.0.0.1"), sa("10.9.0.1:80")), 0);
+    }
+
+    #[test]
+    fn subflows_reset_soon_after_opening_back_off_and_are_given_up() {
+        let mut c = Ctx::client(&["10.0.0.1", "10.1.0.1"], "10.9.0.1:80");
+        let sf = PmSubflow {
+            local: sa("10.1.0.1:5000"),
+            remote: sa("10.9.0.1:80"),
+            initial: false,
+            established: true,
+            backup: false,
+        };
+        let mut r = book();
+        let mut delays = Vec::new();
+        for _ in 0..3 {
+            r.lost(&c.ctx(), &sf, CloseReason::PeerReset);
+            let at = r.next_at().expect("a retry is scheduled");
+            delays.push(at.saturating_duration_since(c.now));
+            c.now = at;
+            assert_eq!(r.due(&c.ctx()).len(), 1);
+            // The join completes, and the peer resets it 40 ms later.
+            r.established(c.now, ip("10.1.0.1"), sa("10.9.0.1:80"));
+            c.now += Duration::from_millis(40);
+        }
+        assert!(delays[1] > delays[0] && delays[2] > delays[1], "{delays:?}");
+        r.lost(&c.ctx(), &sf, CloseReason::PeerReset);
+        assert!(r.abandoned(ip("10.1.0.1"), sa("10.9.0.1:80")));
+        // A subflow that lived long enough clears the record.
+        let mut r = book();
+        r.lost(&c.ctx(), &sf, CloseReason::PeerReset);
+        c.now = r.next_at().unwrap();
+        r.due(&c.ctx());
+        r.established(c.now, ip("10.1.0.1"), sa("10.9.0.1:80"));
+        c.now += Duration::from_secs(11);
+        r.lost(&c.ctx(), &sf, CloseReason::PeerReset);
+        let at = r.next_at().unwrap();
+        assert_eq!(
+            at.saturating_duration_since(c.now),
+            Duration::from_millis(200)
+        );
     }
 
     #[test]
