@@ -902,10 +902,19 @@ impl Connection {
             self.rx_infinite = Some((rcv, self.recv.next_offset()));
             self.place_held_as_tcp();
             return;
-        } else if !self.data_ack_seen && idx == 0 && !opts.any_mptcp && self.live_subflows() == 1 {
+        } else if !self.data_ack_seen
+            && !self.mapping_seen
+            && seg.payload.is_empty()
+            && idx == 0
+            && !opts.any_mptcp
+            && self.live_subflows() == 1
+        {
             // RFC 8684 §3.7: our data is acknowledged but no DATA_ACK ever came: the path
             // strips DSS options. Fall back to TCP. (A segment with any MPTCP option, such
             // as an ADD_ADDR that left no room for a DSS, shows the options get through.)
+            // Only pure ACKs are judged here: a data segment without options may continue
+            // a mapping whose first segment (with the DSS) was lost or is still on its way;
+            // data is judged by its mapping when placed (`mapping_seen`).
             let sf = &self.subflows[idx];
             if sf.snd_una > 1 {
                 let rcv = sf.rcv_nxt.max(1);
