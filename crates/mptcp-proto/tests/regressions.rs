@@ -277,12 +277,13 @@ fn lost_first_segment_of_a_long_mapping_is_not_option_stripping() {
     use mptcp_proto::Event;
     use std::sync::atomic::{AtomicBool, Ordering};
     static DROPPED: AtomicBool = AtomicBool::new(false);
+    #[allow(clippy::ptr_arg)] // the link filter's signature
     fn drop_first_data(pkt: &mut Vec<u8>) -> bool {
         let Ok((_, payload)) = IpRepr::parse(pkt) else {
             return true;
         };
         let has_data = TcpRepr::parse(payload, None).is_ok_and(|s| !s.payload.is_empty());
-        !(has_data && !DROPPED.swap(true, Ordering::SeqCst))
+        !has_data || DROPPED.swap(true, Ordering::SeqCst)
     }
     let cfg = EndpointConfig::default();
     let mut down = Link::new(40, 10);

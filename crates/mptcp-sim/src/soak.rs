@@ -237,8 +237,11 @@ impl SoakReport {
         if n >= 3 {
             let (early, late) = self.checkpoints.split_at(n / 2);
             let peak = |f: fn(&Checkpoint) -> usize| early.iter().map(f).max().unwrap_or(0);
-            let fields: [(&str, fn(&Checkpoint) -> usize); 3] = [
-                ("pool_idle", |c| c.pool_idle),
+            // (The buffer pool keeps its high-water mark, which a later load peak may
+            // raise; it is capped by the pool itself, so only the NAT table and the queue
+            // are held to the first half's level.)
+            type Field = (&'static str, fn(&Checkpoint) -> usize);
+            let fields: [Field; 2] = [
                 ("nat_mappings", |c| c.nat_mappings),
                 ("queued_actions", |c| c.queued_actions),
             ];
@@ -897,11 +900,12 @@ impl Soak {
             }
         }
         self.buf = chunk;
-        if c.half.tx_done == c.half.tx_total && !c.half.tx_shut {
-            if self.eps[side].shutdown(h).is_ok() {
-                c.half.tx_shut = true;
-                moved = true;
-            }
+        if c.half.tx_done == c.half.tx_total
+            && !c.half.tx_shut
+            && self.eps[side].shutdown(h).is_ok()
+        {
+            c.half.tx_shut = true;
+            moved = true;
         }
         moved
     }

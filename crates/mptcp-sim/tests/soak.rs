@@ -62,6 +62,6 @@ fn check_reports_violations() {
     r.checkpoints.push(cp.clone());
     assert!(r.check().is_err(), "a tuple left with no connection open");
     r.checkpoints.pop();
-    r.checkpoints[3].pool_idle = 10_000;
-    assert!(r.check().is_err(), "pool growth");
+    r.checkpoints[3].nat_mappings = 10_000;
+    assert!(r.check().is_err(), "NAT table growth");
 }
