@@ -81,6 +81,26 @@ pub struct EndpointStats {
     pub syncookies_failed: u64,
 }
 
+/// Sizes of an endpoint's tables and queues ([`Endpoint::memory`]), for leak checks: with
+/// no connection left, every field is zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndpointMemory {
+    /// Live connections (any state, TIME_WAIT included).
+    pub connections: usize,
+    /// Entries of the 4-tuple table (one per subflow that can still receive).
+    pub tuples: usize,
+    /// Entries of the token table (one per MPTCP connection).
+    pub tokens: usize,
+    /// Armed connection timers.
+    pub timers: usize,
+    /// Connections queued for transmission or for event delivery.
+    pub queued: usize,
+    /// Packets the endpoint itself queued (RSTs, challenge ACKs).
+    pub control_packets: usize,
+    /// [`Endpoint::buffered_bytes`].
+    pub buffered_bytes: usize,
+}
+
 /// The engine. See the crate documentation for the call order.
 pub struct Endpoint {
     config: Arc<EndpointConfig>,
@@ -937,6 +957,20 @@ impl Endpoint {
     /// Number of live connections (for limits and tests).
     pub fn connection_count(&self) -> usize {
         self.connections.len()
+    }
+
+    /// Sizes of the endpoint's tables and queues (for leak checks).
+    pub fn memory(&self) -> EndpointMemory {
+        EndpointMemory {
+            connections: self.connections.len(),
+            tuples: self.tuples.len(),
+            tokens: self.tokens.len(),
+            timers: self.timers.len().max(self.timer_of.len()),
+            queued: self.dirty.len().max(self.dirty_set.len())
+                + self.eventful.len().max(self.eventful_set.len()),
+            control_packets: self.control.len(),
+            buffered_bytes: self.buffered_bytes(),
+        }
     }
 
     /// Bytes of memory held in buffers across all connections (for the bounded-memory tests).

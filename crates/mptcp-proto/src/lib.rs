@@ -32,7 +32,9 @@ pub mod wire;
 pub use config::{EndpointConfig, SynCookies};
 pub use congestion::CcAlgorithm;
 pub use connection::send_buffer::SendFlags;
-pub use endpoint::{ConnectParams, ConnectionHandle, Endpoint, EndpointStats, SubflowId, Transmit};
+pub use endpoint::{
+    ConnectParams, ConnectionHandle, Endpoint, EndpointMemory, EndpointStats, SubflowId, Transmit,
+};
 pub use error::{ConnectError, ListenError, ReadError, WriteError};
 pub use event::{CloseReason, Event};
 pub use seq::{Dsn, SeqNum};

@@ -265,3 +265,142 @@ fn refused_connect_reports_closed() {
         "{events:?}"
     );
 }
+
+/// Found by the simulator's soak run: the server answers with a mapping that spans many
+/// segments (DSS on the first one only) and that first segment is lost. The following
+/// segments carry data and acknowledge the client's data without any MPTCP option, before
+/// the client ever saw a DATA_ACK: that is a mapping's continuation, not a path that strips
+/// DSS options. The client took it for stripping, fell back alone (the server kept MPTCP)
+/// and the stream ended short with a normal close.
+#[test]
+fn lost_first_segment_of_a_long_mapping_is_not_option_stripping() {
+    use mptcp_proto::Event;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static DROPPED: AtomicBool = AtomicBool::new(false);
+    #[allow(clippy::ptr_arg)] // the link filter's signature
+    fn drop_first_data(pkt: &mut Vec<u8>) -> bool {
+        let Ok((_, payload)) = IpRepr::parse(pkt) else {
+            return true;
+        };
+        let has_data = TcpRepr::parse(payload, None).is_ok_and(|s| !s.payload.is_empty());
+        !has_data || DROPPED.swap(true, Ordering::SeqCst)
+    }
+    let cfg = EndpointConfig::default();
+    let mut down = Link::new(40, 10);
+    down.filter = Some(drop_first_data);
+    let mut pair = Pair::new(cfg.clone(), cfg, vec![(Link::new(40, 10), down)], 3);
+    let c = pair.connect();
+    let request = util::pattern(3000, 1);
+    let response = util::pattern(30_000, 2);
+    assert_eq!(pair.client.send(c, &request), Ok(3000));
+    pair.client.shutdown(c).unwrap();
+    let (mut server_conn, mut written, mut got) = (None, 0, Vec::new());
+    let mut buf = vec![0u8; 65536];
+    pair.drive_until(Instant::ZERO + Duration::from_secs(30), |p| {
+        for e in p.server_events.drain(..) {
+            if let Event::Incoming { conn, .. } = e {
+                server_conn = Some(conn);
+            }
+        }
+        if let Some(s) = server_conn {
+            while p.server.recv(s, &mut buf).is_ok_and(|n| n > 0) {}
+            while written < response.len() {
+                match p.server.send(s, &response[written..]) {
+                    Ok(n) if n > 0 => written += n,
+                    _ => break,
+                }
+            }
+            if written == response.len() {
+                let _ = p.server.shutdown(s);
+            }
+        }
+        while let Ok(n) = p.client.recv(c, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        p.client_events
+            .iter()
+            .any(|e| matches!(e, Event::Closed { .. }))
+    });
+    assert!(
+        DROPPED.load(Ordering::SeqCst),
+        "no data segment was dropped"
+    );
+    assert!(
+        !pair
+            .client_events
+            .iter()
+            .any(|e| matches!(e, Event::FellBack(_))),
+        "client fell back: {:?}",
+        pair.client_events
+    );
+    assert_eq!(got.len(), response.len());
+    assert!(got == response, "response corrupted");
+}
+
+/// Found by the soak run too: a data segment without options that continues a mapping and
+/// acknowledges our data for the first time (the peer's pure ACKs with DATA_ACKs were lost)
+/// was taken for a peer that fell back; the stream then ended short with a normal close.
+#[test]
+fn continuation_segment_acknowledging_our_data_is_not_a_peer_fallback() {
+    use mptcp_proto::Event;
+    #[allow(clippy::ptr_arg)] // the link filter's signature
+    fn drop_pure_acks(pkt: &mut Vec<u8>) -> bool {
+        let Ok((_, payload)) = IpRepr::parse(pkt) else {
+            return true;
+        };
+        TcpRepr::parse(payload, None).map_or(true, |s| {
+            !s.payload.is_empty() || s.flags.syn() || s.flags.fin()
+        })
+    }
+    let cfg = EndpointConfig::default();
+    let mut down = Link::new(10, 50);
+    down.filter = Some(drop_pure_acks);
+    let mut pair = Pair::new(cfg.clone(), cfg, vec![(Link::new(10, 50), down)], 5);
+    let c = pair.connect();
+    let request = util::pattern(20_000, 3);
+    let response = util::pattern(200_000, 4);
+    let (mut server_conn, mut sent, mut written, mut got) = (None, 0, 0, Vec::new());
+    let mut buf = vec![0u8; 65536];
+    pair.drive_until(Instant::ZERO + Duration::from_secs(60), |p| {
+        while sent < request.len() {
+            match p.client.send(c, &request[sent..]) {
+                Ok(n) if n > 0 => sent += n,
+                _ => break,
+            }
+        }
+        if sent == request.len() {
+            let _ = p.client.shutdown(c);
+        }
+        for e in p.server_events.drain(..) {
+            if let Event::Incoming { conn, .. } = e {
+                server_conn = Some(conn);
+            }
+        }
+        if let Some(s) = server_conn {
+            while p.server.recv(s, &mut buf).is_ok_and(|n| n > 0) {}
+            while written < response.len() {
+                match p.server.send(s, &response[written..]) {
+                    Ok(n) if n > 0 => written += n,
+                    _ => break,
+                }
+            }
+            if written == response.len() {
+                let _ = p.server.shutdown(s);
+            }
+        }
+        while let Ok(n) = p.client.recv(c, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        p.client_events
+            .iter()
+            .any(|e| matches!(e, Event::Closed { .. }))
+    });
+    assert_eq!(got.len(), response.len(), "events {:?}", pair.client_events);
+    assert!(got == response, "response corrupted");
+}

@@ -10,7 +10,8 @@
 //! format and its validation), [`link`] (one direction of a path), [`middlebox`] (packet
 //! rewriting on a path), [`packet`] (raw IPv4/TCP access), [`pcap`] (captures),
 //! [`topology`] (addresses and routing), [`flow`] (the application), [`sim`] (the event
-//! loop), [`report`] (JSON and text output), [`rng`] (seeds and payload), [`pool`] (buffers).
+//! loop), [`report`] (JSON and text output), [`soak`] (long randomized runs with integrity and
+//! memory checks), [`rng`] (seeds and payload), [`pool`] (buffers).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -24,6 +25,7 @@ pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
+pub mod soak;
 pub mod topology;
 pub mod units;
 

@@ -269,14 +269,50 @@ pub fn coalesce(first: &mut Vec<u8>, second: &[u8]) -> bool {
     true
 }
 
+/// How long a NAT mapping lives after its last packet: after a RST, after FINs both ways
+/// (as Linux conntrack's CLOSE and TIME_WAIT), and otherwise (RFC 5382 REQ-5: an
+/// established mapping's idle timeout must not be shorter than 2 h 4 min).
+pub const NAT_TIMEOUT_RST: Duration = Duration::from_secs(10);
+/// See [`NAT_TIMEOUT_RST`].
+pub const NAT_TIMEOUT_FIN: Duration = Duration::from_secs(120);
+/// See [`NAT_TIMEOUT_RST`].
+pub const NAT_TIMEOUT_IDLE: Duration = Duration::from_secs(2 * 3600 + 4 * 60);
+/// How often the NAT looks for expired mappings.
+const NAT_SWEEP: Duration = Duration::from_secs(10);
+
+/// One NAT mapping's connection-tracking state.
+#[derive(Debug, Clone, Copy)]
+struct NatEntry {
+    port: u16,
+    last: Instant,
+    fin_up: bool,
+    fin_down: bool,
+    rst: bool,
+}
+
+impl NatEntry {
+    fn expires(&self) -> Instant {
+        let hold = if self.rst {
+            NAT_TIMEOUT_RST
+        } else if self.fin_up && self.fin_down {
+            NAT_TIMEOUT_FIN
+        } else {
+            NAT_TIMEOUT_IDLE
+        };
+        self.last + mptcp_proto::Duration::from_nanos(hold.as_nanos() as u64)
+    }
+}
+
 /// Source NAT state of one path: client (address, port) pairs map to ports of the NAT's
-/// address. Ordered maps keep the simulation deterministic.
+/// address. Mappings expire as in a connection tracker ([`NAT_TIMEOUT_RST`]) and their
+/// ports are reused. Ordered maps keep the simulation deterministic.
 #[derive(Debug)]
 pub struct Nat {
     public: Ipv4Addr,
-    out: BTreeMap<(Ipv4Addr, u16), u16>,
+    out: BTreeMap<(Ipv4Addr, u16), NatEntry>,
     back: BTreeMap<u16, (Ipv4Addr, u16)>,
-    next_port: u32,
+    next_port: u16,
+    next_sweep: Instant,
 }
 
 impl Nat {
@@ -286,34 +322,93 @@ impl Nat {
             public: nat_addr(path),
             out: BTreeMap::new(),
             back: BTreeMap::new(),
-            next_port: u32::from(NAT_FIRST_PORT),
+            next_port: NAT_FIRST_PORT,
+            next_sweep: Instant::ZERO,
         }
     }
 
-    /// Rewrites a packet; returns false if it must be dropped (no mapping, ports exhausted).
-    pub fn translate(&mut self, pkt: &mut [u8], side: Side) -> bool {
+    /// Mappings in the table.
+    pub fn mappings(&self) -> usize {
+        self.out.len()
+    }
+
+    /// A free public port, from where the last one was taken (wrapping), if any.
+    fn free_port(&mut self) -> Option<u16> {
+        for _ in 0..=(u16::MAX - NAT_FIRST_PORT) {
+            let p = self.next_port;
+            self.next_port = p.checked_add(1).unwrap_or(NAT_FIRST_PORT);
+            if !self.back.contains_key(&p) {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now + mptcp_proto::Duration::from_nanos(NAT_SWEEP.as_nanos() as u64);
+        let back = &mut self.back;
+        self.out.retain(|_, e| {
+            let keep = e.expires() > now;
+            if !keep {
+                back.remove(&e.port);
+            }
+            keep
+        });
+    }
+
+    /// Rewrites a packet at `now`; returns false if it must be dropped (no mapping, ports
+    /// exhausted).
+    pub fn translate(&mut self, pkt: &mut [u8], side: Side, now: Instant) -> bool {
         let Some(l) = TcpLayout::of(pkt) else {
             return true;
         };
+        self.sweep(now);
         let tcp = l.tcp();
+        let f = l.flags(pkt);
+        let track = |e: &mut NatEntry, fin: &mut bool| {
+            e.last = now;
+            e.rst |= f & flags::RST != 0;
+            *fin |= f & flags::FIN != 0;
+        };
         match side {
             Side::Upstream => {
                 let Some(src) = ipv4_src(pkt) else {
                     return true;
                 };
                 let key = (src, l.src_port(pkt));
-                let port = match self.out.get(&key) {
-                    Some(&p) => p,
+                if self
+                    .out
+                    .get(&key)
+                    .is_some_and(|e| e.rst && f & flags::SYN != 0)
+                {
+                    // A new connection on the same source port after a reset.
+                    if let Some(e) = self.out.remove(&key) {
+                        self.back.remove(&e.port);
+                    }
+                }
+                let entry = match self.out.get_mut(&key) {
+                    Some(e) => e,
                     None => {
-                        let Ok(p) = u16::try_from(self.next_port) else {
+                        let Some(p) = self.free_port() else {
                             return false;
                         };
-                        self.next_port += 1;
-                        self.out.insert(key, p);
                         self.back.insert(p, key);
-                        p
+                        self.out.entry(key).or_insert(NatEntry {
+                            port: p,
+                            last: now,
+                            fin_up: false,
+                            fin_down: false,
+                            rst: false,
+                        })
                     }
                 };
+                let mut fin = entry.fin_up;
+                track(entry, &mut fin);
+                entry.fin_up = fin;
+                let port = entry.port;
                 pkt[12..16].copy_from_slice(&self.public.octets());
                 set_u16(pkt, tcp, port);
             }
@@ -324,6 +419,11 @@ impl Nat {
                 let Some(&(addr, port)) = self.back.get(&l.dst_port(pkt)) else {
                     return false;
                 };
+                if let Some(e) = self.out.get_mut(&(addr, port)) {
+                    let mut fin = e.fin_down;
+                    track(e, &mut fin);
+                    e.fin_down = fin;
+                }
                 pkt[16..20].copy_from_slice(&addr.octets());
                 set_u16(pkt, tcp + 2, port);
             }
@@ -416,7 +516,7 @@ impl Middlebox {
                 out.push(pkt);
             }
             MiddleboxKind::Nat => {
-                if self.nat.translate(&mut pkt, side) {
+                if self.nat.translate(&mut pkt, side, now) {
                     out.push(pkt);
                 } else {
                     pool.put(pkt);
@@ -450,6 +550,11 @@ impl Middlebox {
                 out.push(pkt);
             }
         }
+    }
+
+    /// Mappings in the NAT table (0 for other kinds).
+    pub fn nat_mappings(&self) -> usize {
+        self.nat.mappings()
     }
 
     /// When a held packet must be released ([`Middlebox::flush`]), if any.

@@ -852,6 +852,15 @@ impl Connection {
         seg: &TcpRepr<'_>,
         opts: &SegOptions,
     ) {
+        // Whether a segment without options may show a peer (or path) without MPTCP: pure
+        // ACKs may, and so may in-order data that no known mapping covers. Other data may
+        // continue a mapping whose first segment (the only one with the DSS) is lost or
+        // still on its way.
+        let judged = seg.payload.is_empty() || {
+            let sf = &self.subflows[idx];
+            let off = unwrap_seq(sf.rcv_nxt, sf.irs, seg.seq);
+            off == sf.rcv_nxt && !self.rx_map_covers(idx, off)
+        };
         // Client: the first DATA_ACK makes the connection fully established (RFC 8684 §3.1).
         if let Some(dss) = opts.dss {
             if let Some(dack) = dss.data_ack {
@@ -908,22 +917,29 @@ impl Connection {
             && idx == 0
             && self.next_subflow_id == 1
             && !seg.flags.fin()
+            && judged
             && !opts.any_mptcp
             && self.subflows[idx].snd_una > self.data_una + 1
         {
-            // A peer that keeps MPTCP puts a DATA_ACK on every ACK; this one acknowledged
-            // data at subflow level without it: it fell back (its side saw the DSS options
-            // vanish). Only safe on a connection that never had another subflow, where
-            // subflow and data sequence numbers still map one to one.
+            // A peer that keeps MPTCP puts a DATA_ACK on every pure ACK; this one
+            // acknowledged data at subflow level without it: it fell back (its side saw the
+            // DSS options vanish). Only safe on a connection that never had another subflow,
+            // where subflow and data sequence numbers still map one to one (see `judged`).
             let rcv = self.subflows[idx].rcv_nxt.max(1);
             self.fall_back_at_start();
             self.rx_infinite = Some((rcv, self.recv.next_offset()));
             self.place_held_as_tcp();
             return;
-        } else if !self.data_ack_seen && idx == 0 && !opts.any_mptcp && self.live_subflows() == 1 {
+        } else if !self.data_ack_seen
+            && judged
+            && idx == 0
+            && !opts.any_mptcp
+            && self.live_subflows() == 1
+        {
             // RFC 8684 §3.7: our data is acknowledged but no DATA_ACK ever came: the path
             // strips DSS options. Fall back to TCP. (A segment with any MPTCP option, such
             // as an ADD_ADDR that left no room for a DSS, shows the options get through.)
+            // (Only segments that can show it: see `judged`.)
             let sf = &self.subflows[idx];
             if sf.snd_una > 1 {
                 let rcv = sf.rcv_nxt.max(1);

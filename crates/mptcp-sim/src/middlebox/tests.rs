@@ -216,16 +216,16 @@ fn coalescer_holds_and_flushes() {
 fn nat_maps_and_restores() {
     let mut nat = Nat::new(3);
     let mut up = data(1, b"x");
-    assert!(nat.translate(&mut up, Side::Upstream));
+    assert!(nat.translate(&mut up, Side::Upstream, Instant::ZERO));
     let (ip, tcp) = parse(&up);
     assert_eq!(ip.src, std::net::IpAddr::V4(Ipv4Addr::new(10, 253, 3, 1)));
     assert_eq!(tcp.src_port, NAT_FIRST_PORT);
     // Same flow, same mapping; another source port, another mapping.
     let mut again = data(2, b"y");
-    nat.translate(&mut again, Side::Upstream);
+    nat.translate(&mut again, Side::Upstream, Instant::ZERO);
     assert_eq!(parse(&again).1.src_port, NAT_FIRST_PORT);
     let mut other = build((CLIENT.0, 40001), SERVER, 1, 0, flags::ACK, &[], b"");
-    nat.translate(&mut other, Side::Upstream);
+    nat.translate(&mut other, Side::Upstream, Instant::ZERO);
     assert_eq!(parse(&other).1.src_port, NAT_FIRST_PORT + 1);
     // Back: restored.
     let mut down = build(
@@ -237,14 +237,57 @@ fn nat_maps_and_restores() {
         &[dss()],
         b"reply",
     );
-    assert!(nat.translate(&mut down, Side::Downstream));
+    assert!(nat.translate(&mut down, Side::Downstream, Instant::ZERO));
     let (ip, tcp) = parse(&down);
     assert_eq!(ip.dst, std::net::IpAddr::V4(CLIENT.0));
     assert_eq!(tcp.dst_port, CLIENT.1);
     assert_eq!(tcp.payload, b"reply");
     // Unknown mapping: dropped.
     let mut stray = build(SERVER, (nat_addr(3), 9), 9, 2, flags::ACK, &[], b"");
-    assert!(!nat.translate(&mut stray, Side::Downstream));
+    assert!(!nat.translate(&mut stray, Side::Downstream, Instant::ZERO));
+}
+
+#[test]
+fn nat_mappings_expire_and_ports_are_reused() {
+    let mut nat = Nat::new(3);
+    let secs = |s: u64| Instant::ZERO + mptcp_proto::Duration::from_secs(s);
+    let mut up = data(1, b"x");
+    assert!(nat.translate(&mut up, Side::Upstream, secs(0)));
+    let mut other = build((CLIENT.0, 40001), SERVER, 1, 0, flags::ACK, &[], b"");
+    assert!(nat.translate(&mut other, Side::Upstream, secs(0)));
+    assert_eq!(nat.mappings(), 2);
+    // The first flow closes with FINs both ways; the second is reset.
+    let mut fin = build(CLIENT, SERVER, 2, 0, flags::FIN | flags::ACK, &[], b"");
+    nat.translate(&mut fin, Side::Upstream, secs(1));
+    let mut fin = build(
+        SERVER,
+        (nat_addr(3), NAT_FIRST_PORT),
+        9,
+        3,
+        flags::FIN | flags::ACK,
+        &[],
+        b"",
+    );
+    assert!(nat.translate(&mut fin, Side::Downstream, secs(1)));
+    let mut rst = build((CLIENT.0, 40001), SERVER, 1, 0, flags::RST, &[], b"");
+    nat.translate(&mut rst, Side::Upstream, secs(1));
+    // Reset: gone after NAT_TIMEOUT_RST; FIN both ways: after NAT_TIMEOUT_FIN.
+    let mut probe = data(3, b"z");
+    nat.translate(&mut probe, Side::Upstream, secs(30));
+    assert_eq!(nat.mappings(), 1);
+    assert_eq!(parse(&probe).1.src_port, NAT_FIRST_PORT);
+    let mut late = build((CLIENT.0, 40002), SERVER, 1, 0, flags::SYN, &[], b"");
+    nat.translate(&mut late, Side::Upstream, secs(200));
+    assert_eq!(
+        nat.mappings(),
+        1,
+        "the FIN-closed mapping expired, a new one came"
+    );
+    // An idle established mapping lives at least 2 h 4 min.
+    let mut idle = build((CLIENT.0, 40002), SERVER, 2, 0, flags::ACK, &[], b"");
+    nat.translate(&mut idle, Side::Upstream, secs(200 + 7000));
+    assert_eq!(nat.mappings(), 1);
+    assert_eq!(parse(&idle).1.src_port, parse(&late).1.src_port);
 }
 
 #[test]
