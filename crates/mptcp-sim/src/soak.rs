@@ -375,6 +375,8 @@ fn path_defs(rng: &mut ChaCha8Rng) -> Vec<PathDef> {
             loss,
             reorder,
             duplicate: 0.0,
+            jitter: crate::link::default_jitter(rate),
+            jitter_explicit: false,
         }
     };
     // Path 0 is clean (the reverse connections and half the TCP ones use it); the others
