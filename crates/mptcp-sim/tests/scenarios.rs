@@ -311,32 +311,13 @@ fn path_down_up_both_paths_busy_within_2s_of_the_return() {
     every_path_busy(&r, &[0, 1], 50e6, 11.5, 12.0);
 }
 
-/// The shipped path-rejoin scenario: path 0 is down from 5 s to 30 s, long enough for its
-/// subflow to time out (no driver report: a silent failure). The path manager keeps trying
-/// the pair (a join SYN about every second), so a new subflow is up within 1.2 s of the
-/// return and both paths carry data within 2 s.
+/// The shipped path-rejoin scenario: path 0 is down from 5 s to 30 s (no driver report:
+/// a silent failure). Its subflow keeps probing the path (at least every 500 ms), so both
+/// paths carry data within 2 s of the return, without waiting out a backed-off timer.
 #[test]
-fn a_path_back_after_its_subflow_died_is_rejoined_within_2s() {
+fn a_path_back_after_a_long_silent_outage_is_used_within_2s() {
     let r = sampled(&load("path-rejoin.toml"));
     assert!(r.flows[0].integrity_ok, "{}", r.to_text());
-    assert!(
-        r.events.iter().any(|e| e.kind == "subflow-down"
-            && e.path == Some(0)
-            && e.detail.contains("Timeout")
-            && e.time_s < 30.0),
-        "the subflow survived the outage: not the case under test\n{}",
-        r.to_text()
-    );
-    let back: Vec<f64> = subflow_ups(&r, 0)
-        .into_iter()
-        .map(|(t, _)| t)
-        .filter(|t| *t >= 30.0)
-        .collect();
-    assert!(
-        back.first().is_some_and(|t| *t <= 31.2),
-        "rejoined at {back:?}\n{}",
-        r.to_text()
-    );
     every_path_busy(&r, &[0, 1], 50e6, 31.5, 32.0);
 }
 

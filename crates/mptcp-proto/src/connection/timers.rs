@@ -341,3 +341,20 @@ fn model_timeout(retries: u32, base: Duration, max: Duration) -> Duration {
     }
     total
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_timeout_doubles_up_to_the_cap() {
+        let ms = Duration::from_millis;
+        assert_eq!(model_timeout(0, ms(200), ms(120_000)), Duration::ZERO);
+        assert_eq!(model_timeout(3, ms(200), ms(120_000)), ms(1400));
+        // 0.2 + 0.4 + 0.8 + 1.6 + 4 x 2 s.
+        assert_eq!(model_timeout(8, ms(200), ms(2000)), ms(11_000));
+        // Linux's defaults: 15 retries from 200 ms take over 13 minutes.
+        assert!(model_timeout(15, ms(200), ms(120_000)) > Duration::from_secs(800));
+        assert_eq!(model_timeout(u32::MAX, ms(1), ms(1)), ms(64));
+    }
+}

@@ -1071,6 +1071,30 @@ mod tests {
     }
 
     #[test]
+    fn capped_rto_bounds_the_backoff_not_the_base() {
+        let ms = Duration::from_millis;
+        let (init, min, max) = (ms(1000), ms(200), ms(120_000));
+        let t0 = Instant::from_millis(1_000);
+        let mut sf = subflow(t0);
+        // No sample: the initial RTO, never cut below itself.
+        assert_eq!(sf.capped_rto(init, min, max, ms(500)), ms(1000));
+        sf.rtt.on_sample(ms(10));
+        assert_eq!(sf.capped_rto(init, min, max, ms(500)), ms(200));
+        for _ in 0..5 {
+            sf.on_rto(t0);
+        }
+        assert_eq!(sf.current_rto(init, min, max), ms(6400));
+        assert_eq!(sf.capped_rto(init, min, max, ms(500)), ms(500));
+        assert_eq!(sf.capped_rto(init, min, max, max), ms(6400));
+        assert_eq!(sf.rto_since, Some(t0));
+        // A slow path keeps its own un-backed-off timeout.
+        let mut slow = subflow(t0);
+        slow.rtt.on_sample(ms(800));
+        slow.on_rto(t0);
+        assert_eq!(slow.capped_rto(init, min, max, ms(500)), ms(2400));
+    }
+
+    #[test]
     fn rtt_from_send_times_and_karn() {
         let t0 = Instant::from_millis(1_000);
         let mut sf = subflow(t0);
