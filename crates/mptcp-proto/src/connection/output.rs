@@ -347,13 +347,14 @@ impl Connection {
         }
         let sf = &self.subflows[idx];
         let mut plan = sf.plan_segment(room_plain as u32, !mptcp)?;
-        // A retransmission repeats its whole mapping too (as Linux, which maps every
-        // segment): the receiver may have dropped the mapping when it came with the first
-        // segment, and without it the bytes can never be placed.
+        // A retransmission after a timeout repeats its whole mapping too (as Linux, which
+        // maps every segment): the receiver may have dropped the mapping that came with the
+        // first segment, and without it the bytes can never be placed. (Not in fast
+        // recovery: the option would split each resent segment in two.)
         let starts_mapping = mptcp
             && plan.len > 0
             && (first_data
-                || plan.retransmit
+                || (plan.retransmit && sf.rto_backoff > 0)
                 || sf
                     .mapping_at(plan.start)
                     .is_some_and(|m| m.ssn == plan.start));
