@@ -238,11 +238,12 @@ fn samples_follow_bytes_per_path_without_changing_the_run() {
             "path {p}: {series:?}"
         );
     }
-    // Path 0 (down from 5 s to 10 s) carries data before, nothing while down (6-9.5 s: a
-    // few probes at most), and data again after it returns; path 1 carries on throughout.
+    // Path 0 (down from 5 s to 10 s) carries data before, nothing while down (6-9.5 s:
+    // probes only, at least every 500 ms, `multipath_rto_max`), and data again after it
+    // returns; path 1 carries on throughout.
     assert!(bytes_at(0, 4.5) > bytes_at(0, 1.0) + 1_000_000);
     assert!(
-        bytes_at(0, 9.5) - bytes_at(0, 6.0) < 20_000,
+        bytes_at(0, 9.5) - bytes_at(0, 6.0) < 40_000,
         "sent into a dead path"
     );
     assert!(bytes_at(1, 9.5) > bytes_at(1, 6.0) + 1_000_000);
