@@ -76,6 +76,19 @@ pub struct EndpointConfig {
     pub min_rto: Duration,
     /// Upper bound on the RTO.
     pub max_rto: Duration,
+    /// Upper bound on the backed-off retransmission timeout (data and MP_JOIN SYNs) of the
+    /// subflows of a multipath connection: an MPTCP connection that has, or tried to open,
+    /// more than one subflow. A subflow whose path failed then probes it at least this
+    /// often (one segment per probe), so a path that returns is used again within about
+    /// this time plus a round trip, whether the other subflows still carry the data or the
+    /// whole connection is stalled; `max_rto` would leave it unused for minutes (compare
+    /// Linux 6.15's `net.ipv4.tcp_rto_max_ms`). The cap never goes below a subflow's own
+    /// un-backed-off RTO, and a capped subflow gives up by time as well as by count: after
+    /// `max_retransmissions` (`syn_retries` for a join's SYN) *and* as long as the
+    /// uncapped backoff from `min_rto` (`initial_rto`) up to `max_rto` would have taken,
+    /// as Linux's `tcp_model_timeout`. Plain TCP, fallen-back and single-subflow
+    /// connections use `max_rto`. Default 500 ms; `max_rto` or more: no cap.
+    pub multipath_rto_max: Duration,
     /// SYN retransmissions before giving up on connecting.
     pub syn_retries: u32,
     /// MP_CAPABLE SYN retransmissions before retrying without MPTCP (Linux: 2).
@@ -137,6 +150,7 @@ impl Default for EndpointConfig {
             initial_rto: Duration::from_secs(1),
             min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(120),
+            multipath_rto_max: Duration::from_millis(500),
             syn_retries: 6,
             syn_retries_before_fallback: 2,
             max_retransmissions: 15,

@@ -373,13 +373,14 @@ fn endpoints_pm_sets_backup_on_joins_and_limits_incoming_joins() {
 
 /// Two 10 Mbit/s paths, 10 ms each way.
 fn outage_pair(rejoin: bool, seed: u64) -> Pair {
+    outage_pair_with(rejoin, seed, EndpointConfig::default())
+}
+
+/// [`outage_pair`] from this client configuration.
+fn outage_pair_with(rejoin: bool, seed: u64, base: EndpointConfig) -> Pair {
     let client = EndpointConfig {
-        rejoin: if rejoin {
-            EndpointConfig::default().rejoin
-        } else {
-            None
-        },
-        ..EndpointConfig::default()
+        rejoin: if rejoin { base.rejoin } else { None },
+        ..base
     };
     Pair::new(
         client,
@@ -415,13 +416,20 @@ fn subflow_ups_from(pair: &Pair, addr: &str) -> usize {
 }
 
 /// Path 1 fails silently from 1 s to 25 s (its subflow times out meanwhile: no driver
-/// report) and comes back. With rejoin, a new subflow is up on it within 1.2 s (a join
-/// SYN at least every second, plus a round trip) and in the second after that both paths
-/// carry data (neither is left idle); without, path 1 stays unused.
+/// report; a short retry budget makes it give up within the outage) and comes back. With
+/// rejoin, a new subflow is up on it within 1.2 s (a join SYN at least every second, plus
+/// a round trip) and in the second after that both paths carry data (neither is left
+/// idle); without, path 1 stays unused.
 #[test]
 fn a_subflow_lost_to_a_long_outage_is_rejoined_when_the_path_returns() {
+    // Gives up after about 11 s: 0.2 + 0.4 + 0.8 + 1.6 + 4 x 2 s.
+    let short_lived = EndpointConfig {
+        max_rto: Duration::from_secs(2),
+        max_retransmissions: 8,
+        ..EndpointConfig::default()
+    };
     for rejoin in [true, false] {
-        let mut pair = outage_pair(rejoin, 36);
+        let mut pair = outage_pair_with(rejoin, 36, short_lived.clone());
         let data = pattern(50_000_000, 6);
         let mut marks: Vec<(u64, u64)> = Vec::new();
         let mut back_at: Option<Instant> = None;
@@ -464,6 +472,45 @@ fn a_subflow_lost_to_a_long_outage_is_rejoined_when_the_path_returns() {
             assert!(back_at.is_none());
             assert_eq!(p1, 0, "path 1 used without rejoin");
         }
+    }
+}
+
+/// Path 1 fails silently from 1 s to 25 s with the default configuration: its subflow
+/// rides the outage out, probing the path at least every `multipath_rto_max` (capped
+/// timeouts give up by time, after minutes, not after 15 quick probes), and carries data
+/// again within 2 s of the path's return, rejoin or not.
+#[test]
+fn a_subflow_probes_a_long_outage_and_resumes_when_the_path_returns() {
+    for rejoin in [true, false] {
+        let mut pair = outage_pair(rejoin, 38);
+        let data = pattern(50_000_000, 6);
+        let mut marks: Vec<(u64, u64)> = Vec::new();
+        let (got, done, _) = transfer_with(&mut pair, &data, at(90_000), |p, c| {
+            let t = p.now;
+            let down = t >= at(1_000) && t < at(25_000);
+            p.paths[1].up.up = !down;
+            p.paths[1].down.up = !down;
+            for m in [25_000, 27_000] {
+                if t >= at(m) && marks.len() == (m as usize - 25_000) / 2_000 {
+                    marks.push((sent_from(p, c, "10.0.0.1"), sent_from(p, c, "10.1.0.1")));
+                }
+            }
+        });
+        assert!(done.is_some() && got == data, "rejoin {rejoin}: transfer");
+        assert!(
+            !pair
+                .client_events
+                .iter()
+                .any(|e| matches!(e, Event::SubflowDown { .. })),
+            "rejoin {rejoin}: a subflow went down"
+        );
+        assert_eq!(marks.len(), 2, "the transfer ended before 27 s");
+        let (p0, p1) = (marks[1].0 - marks[0].0, marks[1].1 - marks[0].1);
+        // 25-27 s: 2.5 MB per path at 10 Mbit/s; each carried a good part of it.
+        assert!(
+            p0 > 800_000 && p1 > 800_000,
+            "rejoin {rejoin}: 25-27 s: path 0 {p0} B, path 1 {p1} B"
+        );
     }
 }
 

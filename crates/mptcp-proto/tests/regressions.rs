@@ -404,3 +404,93 @@ fn continuation_segment_acknowledging_our_data_is_not_a_peer_fallback() {
     assert_eq!(got.len(), response.len(), "events {:?}", pair.client_events);
     assert!(got == response, "response corrupted");
 }
+
+/// input.rs `add_rx_map`: a mapping that did not fit the receiver's table (512 entries
+/// then) was dropped while its bytes were accepted and acknowledged. The sender puts a
+/// mapping on its first segment only, so after a loss on a fast path (hundreds of
+/// single-segment mappings out of order) the bytes could never be placed, the subflow
+/// retransmitted its next segment forever and the connection stalled. Now the segment of a
+/// mapping that cannot be kept is not acknowledged (the sender resends it, mapping
+/// included), and the table grows with the receive buffer.
+#[test]
+fn a_mapping_the_receiver_cannot_keep_leaves_its_bytes_unacknowledged() {
+    let (mut pair, client, server, seq, ack) = established_pair(false);
+    let key = pair
+        .captured
+        .iter()
+        .filter(|(to_server, _)| *to_server)
+        .find_map(|(_, p)| {
+            let (_, payload) = IpRepr::parse(p).ok()?;
+            let seg = TcpRepr::parse(payload, None).ok()?;
+            let key = seg.mptcp_options().find_map(|o| match o {
+                MptcpOption::MpCapable(c) => c.sender_key,
+                _ => None,
+            });
+            key
+        })
+        .expect("client MP_CAPABLE key captured");
+    // "hello" took data offsets 0..5 and subflow offsets 1..6; `seq` is subflow offset 6.
+    let base = crypto::idsn(key).wrapping_add(1);
+    let one_byte = |k: u32| -> Vec<u8> {
+        let mut o = TcpOptions::new();
+        o.push(TcpOption::Mptcp(MptcpOption::Dss(Dss {
+            data_ack: None,
+            mapping: Some(DssMapping {
+                dsn: base.wrapping_add(5 + u64::from(k)),
+                wide: true,
+                ssn: 6 + k,
+                data_len: 1,
+                checksum: None,
+            }),
+            data_fin: false,
+        })));
+        segment(
+            client,
+            server,
+            seq.wrapping_add(k),
+            ack,
+            TcpFlags::ACK,
+            o,
+            &[k as u8],
+        )
+    };
+    // The last cumulative ACK the server sends at once after `pkt`, if any.
+    let ack_after = |pair: &mut Pair, pkt: &[u8]| -> Option<u32> {
+        let now = pair.now;
+        pair.server.handle_packet(now, pkt);
+        let mut buf = Vec::new();
+        let mut last = None;
+        while let Some(t) = pair.server.poll_transmit(now, &mut buf) {
+            let (_, payload) = IpRepr::parse(&buf[..t.len]).unwrap();
+            last = Some(TcpRepr::parse(payload, None).unwrap().ack.0);
+        }
+        last
+    };
+    // Byte 0 is lost; bytes 1..=N arrive out of order, one mapping each. With a 16 KiB
+    // receive buffer the table holds 512 mappings.
+    const N: u32 = 600;
+    for k in 1..=N {
+        let _ = ack_after(&mut pair, &one_byte(k));
+    }
+    // The hole fills: the cumulative ACK covers what was kept with its mapping, no more.
+    let cum = ack_after(&mut pair, &one_byte(0)).expect("a hole filled is acknowledged");
+    let kept = cum.wrapping_sub(seq);
+    assert!(kept > 1 && kept <= N, "acknowledged {kept} of {}", N + 1);
+    // What was refused comes again with its mapping and is taken: nothing is stranded.
+    for k in kept..=N {
+        let _ = ack_after(&mut pair, &one_byte(k));
+    }
+    let conn = pair
+        .server_events
+        .iter()
+        .find_map(|e| match e {
+            mptcp_proto::Event::Incoming { conn, .. } => Some(*conn),
+            _ => None,
+        })
+        .expect("server connection");
+    let mut got = vec![0u8; 4096];
+    let n = pair.server.recv(conn, &mut got).unwrap();
+    assert_eq!(n, 5 + N as usize + 1, "bytes readable at data level");
+    assert_eq!(&got[..5], b"hello");
+    assert!((0..=N).all(|k| got[5 + k as usize] == k as u8));
+}

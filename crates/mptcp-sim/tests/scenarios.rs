@@ -304,11 +304,12 @@ fn samples_follow_bytes_per_path_without_changing_the_run() {
             "path {p}: {series:?}"
         );
     }
-    // Path 0 (down from 5 s to 10 s) carries data before, nothing while down (6-9.5 s: a
-    // few probes at most), and data again after it returns; path 1 carries on throughout.
+    // Path 0 (down from 5 s to 10 s) carries data before, nothing while down (6-9.5 s:
+    // probes only, at least every 500 ms, `multipath_rto_max`), and data again after it
+    // returns; path 1 carries on throughout.
     assert!(bytes_at(0, 4.5) > bytes_at(0, 1.0) + 1_000_000);
     assert!(
-        bytes_at(0, 9.5) - bytes_at(0, 6.0) < 20_000,
+        bytes_at(0, 9.5) - bytes_at(0, 6.0) < 40_000,
         "sent into a dead path"
     );
     assert!(bytes_at(1, 9.5) > bytes_at(1, 6.0) + 1_000_000);
@@ -377,32 +378,13 @@ fn path_down_up_both_paths_busy_within_2s_of_the_return() {
     every_path_busy(&r, &[0, 1], 50e6, 11.5, 12.0);
 }
 
-/// The shipped path-rejoin scenario: path 0 is down from 5 s to 30 s, long enough for its
-/// subflow to time out (no driver report: a silent failure). The path manager keeps trying
-/// the pair (a join SYN about every second), so a new subflow is up within 1.2 s of the
-/// return and both paths carry data within 2 s.
+/// The shipped path-rejoin scenario: path 0 is down from 5 s to 30 s (no driver report:
+/// a silent failure). Its subflow keeps probing the path (at least every 500 ms), so both
+/// paths carry data within 2 s of the return, without waiting out a backed-off timer.
 #[test]
-fn a_path_back_after_its_subflow_died_is_rejoined_within_2s() {
+fn a_path_back_after_a_long_silent_outage_is_used_within_2s() {
     let r = sampled(&load("path-rejoin.toml"));
     assert!(r.flows[0].integrity_ok, "{}", r.to_text());
-    assert!(
-        r.events.iter().any(|e| e.kind == "subflow-down"
-            && e.path == Some(0)
-            && e.detail.contains("Timeout")
-            && e.time_s < 30.0),
-        "the subflow survived the outage: not the case under test\n{}",
-        r.to_text()
-    );
-    let back: Vec<f64> = subflow_ups(&r, 0)
-        .into_iter()
-        .map(|(t, _)| t)
-        .filter(|t| *t >= 30.0)
-        .collect();
-    assert!(
-        back.first().is_some_and(|t| *t <= 31.2),
-        "rejoined at {back:?}\n{}",
-        r.to_text()
-    );
     every_path_busy(&r, &[0, 1], 50e6, 31.5, 32.0);
 }
 

@@ -17,6 +17,11 @@ use std::net::SocketAddr;
 
 /// MP_FAILs repeated on ACKs after a checksum fallback until the peer answers.
 const MP_FAIL_REPEATS: u8 = 8;
+/// Receive-buffer bytes per receive mapping kept (see `max_rx_maps`): about one segment.
+const MIN_MAPPING_BYTES: usize = 1024;
+/// Receive mappings allowed beyond that limit for the mapping covering the next expected
+/// byte.
+const IN_ORDER_SLACK: usize = 4;
 
 /// The options of one segment, sorted out once.
 #[derive(Debug, Default, Clone)]
@@ -553,8 +558,9 @@ impl Connection {
                 self.stats.infinite_map_rx += u64::from(infinite);
             }
         }
+        let mut payload_ok = true;
         if self.mode == Mode::Mptcp {
-            self.process_mptcp_options(now, idx, seg, opts);
+            payload_ok = self.process_mptcp_options(now, idx, seg, opts);
             if self
                 .subflows
                 .get(idx)
@@ -567,7 +573,13 @@ impl Connection {
             }
         }
         if !seg.payload.is_empty() {
-            self.process_data(now, idx, seg_off, seg.payload, opts);
+            if payload_ok {
+                self.process_data(now, idx, seg_off, seg.payload, opts);
+            } else {
+                // Its mapping could not be kept: accepting the bytes would strand them (the
+                // peer sends a mapping once, on its first segment). Let the peer resend.
+                self.subflows[idx].ack_now = true;
+            }
         }
         if seg.flags.fin() {
             let fin_off = seg_off + seg.payload.len() as u64;
@@ -845,13 +857,16 @@ impl Connection {
     }
 
     /// DSS, ADD_ADDR, REMOVE_ADDR, MP_PRIO, MP_FAIL, MP_FASTCLOSE on an acceptable segment.
+    /// Returns false when the segment's payload must not be accepted: it carried a mapping
+    /// the receiver could not keep.
     fn process_mptcp_options(
         &mut self,
         now: Instant,
         idx: usize,
         seg: &TcpRepr<'_>,
         opts: &SegOptions,
-    ) {
+    ) -> bool {
+        let mut payload_ok = true;
         // Whether a segment without options may show a peer (or path) without MPTCP: pure
         // ACKs may, and so may in-order data that no known mapping covers. Other data may
         // continue a mapping whose first segment (the only one with the DSS) is lost or
@@ -904,7 +919,8 @@ impl Connection {
                     if len > 0 && map.ssn != 0 {
                         let sf = &self.subflows[idx];
                         let ssn = unwrap_seq(sf.rcv_nxt, SeqNum(0), SeqNum(map.ssn));
-                        self.add_rx_map(idx, ssn, dsn, len, map.checksum, dss.data_fin);
+                        payload_ok &=
+                            self.add_rx_map(idx, ssn, dsn, len, map.checksum, dss.data_fin);
                     }
                     if dss.data_fin {
                         self.check_peer_finished();
@@ -929,7 +945,7 @@ impl Connection {
             self.fall_back_at_start();
             self.rx_infinite = Some((rcv, self.recv.next_offset()));
             self.place_held_as_tcp();
-            return;
+            return true;
         } else if !self.data_ack_seen
             && judged
             && idx == 0
@@ -946,7 +962,7 @@ impl Connection {
                 self.fall_back_at_start();
                 self.rx_infinite = Some((rcv, self.recv.next_offset()));
                 self.place_held_as_tcp();
-                return;
+                return true;
             }
         }
         // The client repeats MP_CAPABLE on its first data until it hears a DATA_ACK
@@ -957,7 +973,7 @@ impl Connection {
                 m.receiver_key == Some(self.local_key) && m.sender_key == self.remote_key,
             ) {
                 let dsn = Dsn(self.remote_idsn.wrapping_add(1));
-                self.add_rx_map(idx, 1, dsn, u32::from(len), m.checksum, false);
+                payload_ok &= self.add_rx_map(idx, 1, dsn, u32::from(len), m.checksum, false);
             }
         }
         for aa in opts.add_addr.iter() {
@@ -996,6 +1012,7 @@ impl Connection {
         if let Some(fc) = opts.fastclose {
             self.on_fastclose(fc);
         }
+        payload_ok
     }
 
     /// A DATA_ACK (RFC 8684 §3.3.2); the window is relative to it (§3.3.4).
@@ -1033,6 +1050,8 @@ impl Connection {
     }
 
     /// Records a receive mapping; inconsistent ones reset the subflow (RFC 8684 §3.3.1).
+    /// Returns false when the mapping is needed but could not be kept (table or buffer
+    /// full, or inconsistent): the caller must then not accept the segment's payload.
     pub(crate) fn add_rx_map(
         &mut self,
         idx: usize,
@@ -1041,7 +1060,7 @@ impl Connection {
         len: u32,
         checksum: Option<u16>,
         data_fin: bool,
-    ) {
+    ) -> bool {
         let use_csum = self.checksum;
         let wants_pending = use_csum && checksum.is_some();
         // The mapping must start before the furthest our window ever reached (data offset
@@ -1052,25 +1071,26 @@ impl Connection {
         // Receive-side bytes already held (reassembly and checksum collection buffers).
         let held_rx = self.buffered_bytes() - self.send_buf.len();
         let recv_buffer = self.config.recv_buffer;
+        let max_maps = self.max_rx_maps();
         let Some(sf) = self.subflows.get_mut(idx) else {
-            return;
+            return false;
         };
         // A mapping before the start of the subflow unwraps to just below 2^64.
         let Some(end) = ssn.checked_add(u64::from(len)) else {
-            return;
+            return false;
         };
         if end <= sf.rcv_nxt {
-            return;
+            return true;
         }
         // A checksummed mapping holds `len` bytes until it completes: keep that within the
         // receive buffer, or any peer can make us allocate 512 x 64 KiB per subflow.
         if wants_pending && held_rx + len as usize > recv_buffer {
-            return;
+            return false;
         }
         let pos = sf.rx_maps.partition_point(|m| m.ssn < ssn);
         if let Some(m) = sf.rx_maps.get(pos) {
             if m.ssn == ssn && m.dsn == dsn {
-                return;
+                return true;
             }
         }
         // RFC 8684 §3.3.1: a mapping may repeat or overlap an earlier one only where both
@@ -1093,14 +1113,21 @@ impl Connection {
         if !neighbours_ok || !window_ok {
             sf.request_reset(MpTcpRst::REASON_MPTCP, CloseReason::ProtocolError);
             self.stats.dss_mapping_errors += 1;
-            return;
+            return false;
         }
         self.mapping_seen = true;
         let Some(sf) = self.subflows.get_mut(idx) else {
-            return;
+            return false;
         };
-        if sf.rx_maps.len() >= 512 {
-            return;
+        // The mapping of the next expected byte always fits (a few beyond the limit): a
+        // table full of out-of-order mappings must not block the one that fills the hole.
+        let limit = if ssn <= sf.rcv_nxt {
+            max_maps + IN_ORDER_SLACK
+        } else {
+            max_maps
+        };
+        if sf.rx_maps.len() >= limit {
+            return false;
         }
         let pending =
             wants_pending.then(|| (vec![0u8; len as usize], crate::range_set::RangeSet::new(64)));
@@ -1116,6 +1143,14 @@ impl Connection {
             },
         );
         self.place_unmapped(idx, ssn, end);
+        true
+    }
+
+    /// Most receive mappings kept per subflow: enough for a receive buffer full of
+    /// out-of-order single-segment mappings (a loss on a fast path leaves a window's worth
+    /// of them waiting), at least 512.
+    fn max_rx_maps(&self) -> usize {
+        (self.config.recv_buffer / MIN_MAPPING_BYTES).max(512)
     }
 
     /// Places held out-of-order bytes that the new mapping `[ssn, end)` covers.

@@ -281,8 +281,8 @@ impl Connection {
             payload: &[],
         };
         let t = write_packet(buf, sf.local.ip(), sf.remote.ip(), &repr);
-        let (initial, min, _) = self.rto_bounds();
-        let max = self.handshake_rto_max(idx);
+        let (initial, min, max) = self.rto_bounds();
+        let cap = self.probe_cap(idx);
         let sf = &mut self.subflows[idx];
         sf.syn_pending = false;
         sf.stats.segments_sent += 1;
@@ -291,7 +291,7 @@ impl Connection {
         } else if let Some(e) = sf.sent_times.front_mut() {
             e.2 = true;
         }
-        sf.arm_rto_with(now, initial, min, max);
+        sf.arm_rto_capped(now, initial, min, max, cap);
         t
     }
 
@@ -352,9 +352,14 @@ impl Connection {
         }
         let sf = &self.subflows[idx];
         let mut plan = sf.plan_segment(room_plain as u32, !mptcp)?;
+        // A retransmission after a timeout repeats its whole mapping too (as Linux, which
+        // maps every segment): the receiver may have dropped the mapping that came with the
+        // first segment, and without it the bytes can never be placed. (Not in fast
+        // recovery: the option would split each resent segment in two.)
         let starts_mapping = mptcp
             && plan.len > 0
             && (first_data
+                || (plan.retransmit && sf.rto_backoff > 0)
                 || sf
                     .mapping_at(plan.start)
                     .is_some_and(|m| m.ssn == plan.start));

@@ -164,7 +164,15 @@ impl Connection {
             let avail = limit - start;
             // The run at `start`. Bytes are in the buffer until DATA_ACKed and reinjections
             // lie above the DATA_ACK, so it is known; if not, assume the strictest.
-            let (attrs, run_end) = self.send_buf.attrs_at(start).unwrap_or((
+            // Runs whose ages the scheduler treats alike (and with the same flag) make one
+            // run: a decision about them would be the same.
+            let scheduler = &self.scheduler;
+            let age =
+                |a: &super::send_buffer::DataAttrs| a.since.map_or(Duration::ZERO, |t| now - t);
+            let alike = |a: &super::send_buffer::DataAttrs, b: &super::send_buffer::DataAttrs| {
+                a.trusted_only == b.trusted_only && scheduler.same_age_class(age(a), age(b))
+            };
+            let (attrs, run_end) = self.send_buf.span_at(start, limit, alike).unwrap_or((
                 super::send_buffer::DataAttrs {
                     trusted_only: true,
                     since: None,

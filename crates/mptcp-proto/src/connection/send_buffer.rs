@@ -129,6 +129,25 @@ impl SendBuffer {
         Some((self.runs[i].1, end))
     }
 
+    /// End of the span from `offset` of the run holding it and the runs after it, up to
+    /// `limit`, while `alike(first run's attributes, next run's attributes)`; `None`
+    /// outside `[start, end)`.
+    pub fn span_at(
+        &self,
+        offset: u64,
+        limit: u64,
+        mut alike: impl FnMut(&DataAttrs, &DataAttrs) -> bool,
+    ) -> Option<(DataAttrs, u64)> {
+        let (first, mut end) = self.attrs_at(offset)?;
+        while end < limit {
+            match self.attrs_at(end) {
+                Some((next, next_end)) if alike(&first, &next) => end = next_end,
+                _ => break,
+            }
+        }
+        Some((first, end))
+    }
+
     /// The first offset at or after `offset` (and below `end`) holding `trusted_only`
     /// bytes, or `end`.
     pub fn next_trusted_only(&self, offset: u64) -> u64 {
@@ -226,6 +245,35 @@ impl SendBuffer {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn span_joins_alike_runs_up_to_the_limit() {
+        let mut b = SendBuffer::new(100, 1000);
+        let trusted = SendFlags { trusted_only: true };
+        b.push(b"aaa");
+        b.stamp(Instant::from_millis(1));
+        b.push(b"bbb");
+        b.stamp(Instant::from_millis(2));
+        b.push_with(b"cc", trusted);
+        b.stamp(Instant::from_millis(3));
+        b.push(b"dd");
+        b.stamp(Instant::from_millis(4));
+        assert_eq!(b.runs(), 4);
+        let same_flag = |a: &DataAttrs, b: &DataAttrs| a.trusted_only == b.trusted_only;
+        // Runs 1 and 2 join; the trusted-only run stops the span.
+        assert_eq!(b.span_at(101, 200, same_flag).map(|x| x.1), Some(106));
+        assert_eq!(
+            b.span_at(101, 200, same_flag).unwrap().0.since,
+            Some(Instant::from_millis(1))
+        );
+        // The limit bounds the span, not a run that starts below it.
+        assert_eq!(b.span_at(100, 104, same_flag).map(|x| x.1), Some(106));
+        assert_eq!(b.span_at(100, 103, same_flag).map(|x| x.1), Some(103));
+        // Nothing alike: the run alone.
+        assert_eq!(b.span_at(100, 200, |_, _| false).map(|x| x.1), Some(103));
+        assert_eq!(b.span_at(106, 200, same_flag).map(|x| x.1), Some(108));
+        assert_eq!(b.span_at(110, 200, same_flag), None);
+    }
 
     #[test]
     fn push_and_limit() {

@@ -12,9 +12,6 @@ const KEEPALIVE_PROBES: u32 = 9;
 /// Bytes resent at once by the data-level retransmission timer.
 const DATA_RETRANSMIT_CHUNK: u64 = 16 * 1024;
 
-/// Longest retransmission timeout of a failed subflow while others carry the data.
-const STALE_PROBE_MAX: Duration = Duration::from_secs(1);
-
 /// Interval between keepalive probes.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(75);
 
@@ -111,7 +108,9 @@ impl Connection {
                 }
                 sf.syn_retries += 1;
                 sf.rto_backoff += 1;
-                if sf.syn_retries > syn_retries {
+                sf.rto_since.get_or_insert(now);
+                let out_of_retries = sf.syn_retries > syn_retries;
+                if out_of_retries && self.timed_out(now, idx, initial) {
                     let initial_sf = idx == 0;
                     self.subflow_closed(idx, CloseReason::Timeout);
                     if initial_sf {
@@ -120,6 +119,7 @@ impl Connection {
                     return;
                 }
                 // Linux: after a few MP_CAPABLE SYN retransmissions retry without MPTCP.
+                let sf = &self.subflows[idx];
                 if sf.state == TcpState::SynSent
                     && idx == 0
                     && self.role == Role::Client
@@ -128,10 +128,10 @@ impl Connection {
                 {
                     self.offer_mptcp = false;
                 }
-                let syn_max = self.handshake_rto_max(idx);
+                let cap = self.probe_cap(idx);
                 let sf = &mut self.subflows[idx];
                 sf.syn_pending = true;
-                sf.arm_rto_with(now, initial, min, syn_max);
+                sf.arm_rto_capped(now, initial, min, max, cap);
                 return;
             }
             TcpState::Closed | TcpState::TimeWait => return,
@@ -155,32 +155,30 @@ impl Connection {
             }
         }
         if sf.snd_una < sf.snd_max {
-            if sf.rto_backoff >= self.config.max_retransmissions {
+            if sf.rto_backoff >= self.config.max_retransmissions && self.timed_out(now, idx, min) {
                 self.subflow_closed(idx, CloseReason::Timeout);
                 if self.mode == Mode::Tcp {
                     self.close(CloseReason::Timeout);
                 }
                 return;
             }
-            let first = sf.rto_backoff == 0;
-            // Put the stuck data on the other subflows too (RFC 8684 §3.3.6).
+            // Put the stuck data on the other subflows too (RFC 8684 §3.3.6), once per
+            // episode: at the first timeout that finds another subflow working (in a total
+            // outage that is the first one after another path returned).
             let others = self
                 .subflows
                 .iter()
                 .enumerate()
                 .any(|(i, s)| i != idx && self.subflow_usable(s) && !s.stale);
-            // While other subflows carry the data, probing a failed path costs one segment
-            // per probe: keep probing at least every STALE_PROBE_MAX so the subflow is used
-            // again soon after its path returns, rather than after minutes of backoff.
-            let probe_max = if others {
-                max.min(STALE_PROBE_MAX.max(min))
-            } else {
-                max
-            };
+            // Probing a failed path costs one segment per probe: a multipath connection
+            // probes at least every `multipath_rto_max`, so the subflow is used again soon
+            // after its path returns rather than after minutes of backoff.
+            let cap = self.probe_cap(idx);
             let sf = &mut self.subflows[idx];
             sf.on_rto(now);
-            sf.arm_rto_with(now, initial, min, probe_max);
-            if first && others {
+            sf.arm_rto_capped(now, initial, min, max, cap);
+            if others && !sf.reinjected {
+                sf.reinjected = true;
                 self.reinject_from(idx);
             }
             return;
@@ -200,23 +198,47 @@ impl Connection {
         }
     }
 
-    /// Longest handshake retransmission timeout of subflow `idx`. A join's SYN probes a
-    /// path while other subflows carry the connection: as for a failed subflow's data, it
-    /// is sent at least every STALE_PROBE_MAX so the join completes soon after the path
-    /// returns (one SYN a second at most; the path manager's re-joins rely on it).
-    pub(crate) fn handshake_rto_max(&self, idx: usize) -> Duration {
-        let (_, min, max) = self.rto_bounds();
-        let others = idx != 0
-            && self
-                .subflows
-                .iter()
-                .enumerate()
-                .any(|(i, s)| i != idx && self.subflow_usable(s) && !s.stale);
-        if others {
-            max.min(STALE_PROBE_MAX.max(min))
+    /// Whether the connection is multipath: MPTCP with more than one subflow opened or
+    /// tried (live, opening or lost). Its subflows probe failed paths often
+    /// (`EndpointConfig::multipath_rto_max`).
+    pub(crate) fn is_multipath(&self) -> bool {
+        self.mode == Mode::Mptcp && self.subflows.len() > 1
+    }
+
+    /// Cap on the backed-off retransmission timeout of subflow `idx` (data, and the SYN of
+    /// a join, which probes a path the same way): `multipath_rto_max` on a multipath
+    /// connection, else `max_rto`. The initial subflow's handshake is never capped.
+    pub(crate) fn probe_cap(&self, idx: usize) -> Duration {
+        let max = self.config.max_rto;
+        let opening = self
+            .subflows
+            .get(idx)
+            .is_some_and(|s| !s.state.is_synchronized());
+        if self.is_multipath() && !(idx == 0 && opening) {
+            self.config.multipath_rto_max.min(max)
         } else {
             max
         }
+    }
+
+    /// Whether subflow `idx` has gone unanswered long enough to give up, its retry count
+    /// being reached. Uncapped timeouts need nothing more; capped ones must also have
+    /// lasted as long as the uncapped backoff from `base` would have (Linux's
+    /// `tcp_model_timeout`), so capping changes how often a path is probed, not how long.
+    fn timed_out(&self, now: Instant, idx: usize, base: Duration) -> bool {
+        let Some(sf) = self.subflows.get(idx) else {
+            return true;
+        };
+        if self.probe_cap(idx) >= self.config.max_rto {
+            return true;
+        }
+        let retries = if sf.state.is_synchronized() {
+            self.config.max_retransmissions
+        } else {
+            self.config.syn_retries
+        };
+        let since = sf.rto_since.unwrap_or(now);
+        now - since >= model_timeout(retries, base, self.config.max_rto)
     }
 
     /// The data-level retransmission timeout: longest subflow RTO, doubled per timeout.
@@ -305,5 +327,34 @@ impl Connection {
                 sf.timers[Timer::Keepalive as usize] = Some(sf.last_rx + idle);
             }
         }
+    }
+}
+
+/// How long `retries` timeouts take with exponential backoff from `base`, each capped at
+/// `max` (Linux's `tcp_model_timeout`).
+fn model_timeout(retries: u32, base: Duration, max: Duration) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut rto = base.min(max);
+    for _ in 0..retries.min(64) {
+        total = total.saturating_add(rto);
+        rto = rto.saturating_mul(2).min(max);
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_timeout_doubles_up_to_the_cap() {
+        let ms = Duration::from_millis;
+        assert_eq!(model_timeout(0, ms(200), ms(120_000)), Duration::ZERO);
+        assert_eq!(model_timeout(3, ms(200), ms(120_000)), ms(1400));
+        // 0.2 + 0.4 + 0.8 + 1.6 + 4 x 2 s.
+        assert_eq!(model_timeout(8, ms(200), ms(2000)), ms(11_000));
+        // Linux's defaults: 15 retries from 200 ms take over 13 minutes.
+        assert!(model_timeout(15, ms(200), ms(120_000)) > Duration::from_secs(800));
+        assert_eq!(model_timeout(u32::MAX, ms(1), ms(1)), ms(64));
     }
 }

@@ -64,6 +64,13 @@ impl Scheduler for ActiveBackup {
     fn uses_data_age(&self) -> bool {
         self.expiration.is_some_and(|d| !d.is_zero())
     }
+    /// Only whether the data has expired matters.
+    fn same_age_class(&self, a: Duration, b: Duration) -> bool {
+        match self.expiration {
+            Some(d) => (a >= d) == (b >= d),
+            None => true,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -125,6 +132,16 @@ mod tests {
                 assert_eq!(s.retry_at(), None);
             }
         }
+    }
+
+    #[test]
+    fn ages_alike_on_the_same_side_of_the_delay() {
+        let ms = Duration::from_millis;
+        let s = ActiveBackup::new(Some(ms(50)));
+        assert!(s.same_age_class(ms(0), ms(49)));
+        assert!(s.same_age_class(ms(50), ms(5000)));
+        assert!(!s.same_age_class(ms(49), ms(50)));
+        assert!(ActiveBackup::new(None).same_age_class(ms(0), ms(5000)));
     }
 
     #[test]

@@ -126,6 +126,14 @@ pub trait Scheduler: Send + core::fmt::Debug {
     fn uses_data_age(&self) -> bool {
         false
     }
+    /// For a scheduler that reads data ages: whether data of age `a` and data of age `b`
+    /// get the same decisions. One decision then covers consecutive runs of data written at
+    /// different times whose ages are alike, so that chunks (hence mappings and segments)
+    /// are not cut at every write: cutting them changes how the data is packetised, which a
+    /// scheduler that ignores ages never does. Default: only equal ages are alike.
+    fn same_age_class(&self, a: Duration, b: Duration) -> bool {
+        a == b
+    }
     /// After `select` returned `None` for data that may become sendable with time alone
     /// (not only after an ACK), when to ask again.
     fn retry_at(&self) -> Option<Instant> {

@@ -204,6 +204,11 @@ pub struct Subflow {
     pub rcv_rtt_last_tsecr: u32,
     /// Consecutive timeouts without progress.
     pub rto_backoff: u32,
+    /// When the first of those timeouts (data or handshake) fired: how long the subflow has
+    /// gone unanswered, for giving up by time when its timeouts are capped.
+    pub rto_since: Option<Instant>,
+    /// Its unacknowledged data was queued for reinjection since its last progress.
+    pub reinjected: bool,
     /// Congestion controller.
     pub cc: Box<dyn Controller>,
     /// SACKed offsets above `snd_una`.
@@ -422,6 +427,8 @@ impl Subflow {
             rcv_rtt: None,
             rcv_rtt_last_tsecr: 0,
             rto_backoff: 0,
+            rto_since: None,
+            reinjected: false,
             cc,
             sacked: RangeSet::new(max_ranges),
             recovery: None,
@@ -757,6 +764,32 @@ impl Subflow {
         base.saturating_mul(factor).min(max)
     }
 
+    /// The retransmission timeout with its exponential backoff capped at `cap`: never
+    /// below the un-backed-off RTO (a path slower than `cap` keeps its own timeout).
+    pub fn capped_rto(
+        &self,
+        initial: Duration,
+        min: Duration,
+        max: Duration,
+        cap: Duration,
+    ) -> Duration {
+        let base = self.rtt.rto(initial, min, max);
+        self.current_rto(initial, min, max).min(cap.max(base))
+    }
+
+    /// Arms the retransmission timer from now, its backoff capped at `cap` (see
+    /// [`Subflow::capped_rto`]).
+    pub fn arm_rto_capped(
+        &mut self,
+        now: Instant,
+        initial: Duration,
+        min: Duration,
+        max: Duration,
+        cap: Duration,
+    ) {
+        self.timers[Timer::Rto as usize] = Some(now + self.capped_rto(initial, min, max, cap));
+    }
+
     /// Arms the retransmission timer from now with default bounds (the connection re-arms with
     /// its configured bounds through [`Subflow::arm_rto_with`]).
     pub fn arm_rto(&mut self, now: Instant) {
@@ -803,6 +836,8 @@ impl Subflow {
             self.sacked.remove_below(ack);
             self.dupacks = 0;
             self.rto_backoff = 0;
+            self.rto_since = None;
+            self.reinjected = false;
             self.stale = false;
             // RTT from the newest fully acknowledged, never retransmitted segment (Karn).
             let mut sample = None;
@@ -971,6 +1006,7 @@ impl Subflow {
     pub fn on_rto(&mut self, now: Instant) {
         self.stats.rto_count += 1;
         self.rto_backoff = self.rto_backoff.saturating_add(1);
+        self.rto_since.get_or_insert(now);
         self.stale = true;
         match self.recovery {
             Some(rec) if !rec.after_rto => self.cc.on_rto_in_recovery(now),
@@ -1071,6 +1107,30 @@ mod tests {
             active: true,
             loss_interval: 0,
         }]
+    }
+
+    #[test]
+    fn capped_rto_bounds_the_backoff_not_the_base() {
+        let ms = Duration::from_millis;
+        let (init, min, max) = (ms(1000), ms(200), ms(120_000));
+        let t0 = Instant::from_millis(1_000);
+        let mut sf = subflow(t0);
+        // No sample: the initial RTO, never cut below itself.
+        assert_eq!(sf.capped_rto(init, min, max, ms(500)), ms(1000));
+        sf.rtt.on_sample(ms(10));
+        assert_eq!(sf.capped_rto(init, min, max, ms(500)), ms(200));
+        for _ in 0..5 {
+            sf.on_rto(t0);
+        }
+        assert_eq!(sf.current_rto(init, min, max), ms(6400));
+        assert_eq!(sf.capped_rto(init, min, max, ms(500)), ms(500));
+        assert_eq!(sf.capped_rto(init, min, max, max), ms(6400));
+        assert_eq!(sf.rto_since, Some(t0));
+        // A slow path keeps its own un-backed-off timeout.
+        let mut slow = subflow(t0);
+        slow.rtt.on_sample(ms(800));
+        slow.on_rto(t0);
+        assert_eq!(slow.capped_rto(init, min, max, ms(500)), ms(2400));
     }
 
     #[test]
