@@ -61,8 +61,8 @@ fn up_at(s: &Scenario, path: usize, t: f64) -> bool {
     for e in &s.paths[path].events {
         if e.at.as_secs_f64() <= t {
             match e.action {
-                PathAction::Down | PathAction::IfaceDown => up = false,
-                PathAction::Up | PathAction::IfaceUp => up = true,
+                PathAction::Down | PathAction::IfaceDown | PathAction::AddrRemove => up = false,
+                PathAction::Up | PathAction::IfaceUp | PathAction::AddrAdd => up = true,
                 PathAction::Set(_) => {}
             }
         }
