@@ -92,7 +92,8 @@ pub struct ConnectionStats {
     /// DSS checksum failures (MPTcpExt DataCsumErr).
     pub dss_checksum_errors: u64,
     /// Receive mappings that contradicted earlier ones, overlapped inconsistently or lay
-    /// outside the receive window; each reset its subflow (MPTcpExt DSSNotMatching).
+    /// outside the receive window, and in-order data that no mapping covered where falling
+    /// back was not possible; each reset its subflow (MPTcpExt DSSNotMatching).
     pub dss_mapping_errors: u64,
     /// ADD_ADDRs received (MPTcpExt AddAddr).
     pub add_addr_rx: u64,

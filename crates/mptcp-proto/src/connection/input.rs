@@ -814,7 +814,12 @@ impl Connection {
         if let Some(f) = sf.fin_off {
             if sf.snd_una > f {
                 match sf.state {
-                    TcpState::FinWait1 => sf.state = TcpState::FinWait2,
+                    TcpState::FinWait1 => {
+                        sf.state = TcpState::FinWait2;
+                        // Checked then: an orphaned FIN-WAIT-2 does not last (Linux
+                        // tcp_fin_timeout), see `on_timer`.
+                        sf.timers[Timer::TimeWait as usize] = Some(now + self.config.time_wait);
+                    }
                     TcpState::Closing => {
                         sf.state = TcpState::TimeWait;
                         sf.timers[Timer::TimeWait as usize] = Some(now + self.config.time_wait);
@@ -1300,6 +1305,20 @@ impl Connection {
                 {
                     off += data.len() as u64;
                     accepted_end = off;
+                } else if self.mode == Mode::Mptcp
+                    && !segment_out_of_order
+                    && off == seg_off + skip
+                    && !self.rx_map_covers(idx, off)
+                {
+                    // In-order data no mapping covers, where falling back is no longer
+                    // possible (a join, or other subflows): a middlebox removed the DSS
+                    // (RFC 8684 §3.7; Linux resets with MP_TCPRST "middlebox
+                    // interference"). Left unacknowledged, the peer would retransmit it
+                    // for ever and the subflow would never close.
+                    self.stats.dss_mapping_errors += 1;
+                    self.subflows[idx]
+                        .request_reset(MpTcpRst::REASON_MIDDLEBOX, CloseReason::ProtocolError);
+                    return;
                 }
                 break;
             }

@@ -88,6 +88,24 @@ impl Connection {
                 sf.timers[Timer::Keepalive as usize] = Some(now + KEEPALIVE_INTERVAL);
             }
             Timer::TimeWait => {
+                let time_wait = self.config.time_wait;
+                let orphaned = self.closed.is_some();
+                let sf = &mut self.subflows[idx];
+                if sf.state == TcpState::FinWait2 {
+                    // Our FIN was acknowledged and the peer's never came. While the
+                    // connection lives the peer may still send (half-close); once it is
+                    // over, a subflow silent for `time_wait` is closed (Linux
+                    // tcp_fin_timeout for orphaned sockets) instead of lingering forever.
+                    let quiet_until = sf.last_rx + time_wait;
+                    if !orphaned {
+                        sf.timers[Timer::TimeWait as usize] = Some(now + time_wait);
+                        return;
+                    }
+                    if quiet_until > now {
+                        sf.timers[Timer::TimeWait as usize] = Some(quiet_until);
+                        return;
+                    }
+                }
                 let sf = &mut self.subflows[idx];
                 sf.timers = [None; TIMER_COUNT];
                 self.subflow_closed(idx, CloseReason::Normal);

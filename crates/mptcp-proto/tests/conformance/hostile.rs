@@ -247,3 +247,19 @@ fn rst_flood_in_the_window_gets_rate_limited_challenge_acks() {
     assert!(r.d.input(&p).iter().any(|s| s.has(ACK) && !s.has(RST)));
     assert_stream_continues(&mut r, &[9u8; 10]);
 }
+
+#[test]
+fn unmapped_data_on_a_join_resets_it_as_middlebox_interference() {
+    let (mut r, mut j) = rig_with_join();
+    // In-order data without any DSS on a joined subflow: fallback is impossible there.
+    let p = j.data(vec![], &[6u8; 100]);
+    let out = r.d.input(&p);
+    let rst = j
+        .on(&out)
+        .into_iter()
+        .find(|s| s.has(RST))
+        .unwrap_or_else(|| panic!("no RST: {out:?}"));
+    assert_eq!(rst.rst_reason(), Some(MpTcpRst::REASON_MIDDLEBOX));
+    assert_eq!(r.d.ep.stats(r.conn).unwrap().dss_mapping_errors, 1);
+    assert_stream_continues(&mut r, &[]);
+}
