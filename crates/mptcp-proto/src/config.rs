@@ -91,6 +91,11 @@ pub struct EndpointConfig {
     pub multipath_rto_max: Duration,
     /// SYN retransmissions before giving up on connecting.
     pub syn_retries: u32,
+    /// Consecutive retransmission timeouts after which a subflow is stale: the scheduler
+    /// sends on it only when no fresh subflow is usable (Linux `net.mptcp.stale_loss_cnt`,
+    /// 4; 1 here: a multipath connection has somewhere better to send at once, and the
+    /// stuck data is reinjected at the first timeout anyway).
+    pub stale_after_rtos: u32,
     /// MP_CAPABLE SYN retransmissions before retrying without MPTCP (Linux: 2).
     pub syn_retries_before_fallback: u32,
     /// Data retransmissions of one segment before the subflow is declared dead.
@@ -153,6 +158,7 @@ impl Default for EndpointConfig {
             multipath_rto_max: Duration::from_millis(500),
             syn_retries: 6,
             syn_retries_before_fallback: 2,
+            stale_after_rtos: 1,
             max_retransmissions: 15,
             keepalive: None,
             time_wait: Duration::from_secs(60),

@@ -722,6 +722,11 @@ impl Connection {
     pub(crate) fn fall_back_at_start(&mut self) {
         self.use_plain_tcp();
         self.fell_back = true;
+        // After a completed MP_CAPABLE handshake the peer speaks MPTCP: one final infinite
+        // mapping tells it (RFC 8684 §3.7, FB-06), then no MPTCP option at all.
+        if self.mptcp_negotiated {
+            self.send_infinite_map = true;
+        }
         self.push_event(Event::FellBack(self.handle));
     }
 

@@ -192,8 +192,9 @@ impl Connection {
             // probes at least every `multipath_rto_max`, so the subflow is used again soon
             // after its path returns rather than after minutes of backoff.
             let cap = self.probe_cap(idx);
+            let stale_after = self.config.stale_after_rtos;
             let sf = &mut self.subflows[idx];
-            sf.on_rto(now);
+            sf.on_rto_stale_after(now, stale_after);
             sf.arm_rto_capped(now, initial, min, max, cap);
             if others && !sf.reinjected {
                 sf.reinjected = true;

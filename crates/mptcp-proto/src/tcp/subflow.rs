@@ -1004,10 +1004,18 @@ impl Subflow {
 
     /// Retransmission timeout (RFC 6298 §5.4-5.7, RFC 5681 §3.1).
     pub fn on_rto(&mut self, now: Instant) {
+        self.on_rto_stale_after(now, 1);
+    }
+
+    /// [`Subflow::on_rto`], marking the subflow stale (the scheduler avoids it while
+    /// others work) from the `stale_after`-th consecutive timeout on.
+    pub fn on_rto_stale_after(&mut self, now: Instant, stale_after: u32) {
         self.stats.rto_count += 1;
         self.rto_backoff = self.rto_backoff.saturating_add(1);
         self.rto_since.get_or_insert(now);
-        self.stale = true;
+        if self.rto_backoff >= stale_after.max(1) {
+            self.stale = true;
+        }
         match self.recovery {
             Some(rec) if !rec.after_rto => self.cc.on_rto_in_recovery(now),
             _ => self.cc.on_rto(now, self.flight()),
@@ -1131,6 +1139,20 @@ mod tests {
         slow.rtt.on_sample(ms(800));
         slow.on_rto(t0);
         assert_eq!(slow.capped_rto(init, min, max, ms(500)), ms(2400));
+    }
+
+    #[test]
+    fn stale_from_the_configured_timeout_on() {
+        let t0 = Instant::ZERO;
+        let mut sf = subflow(t0);
+        sf.on_rto_stale_after(t0, 3);
+        sf.on_rto_stale_after(t0, 3);
+        assert!(!sf.stale, "two timeouts of three");
+        sf.on_rto_stale_after(t0, 3);
+        assert!(sf.stale);
+        let mut sf = subflow(t0);
+        sf.on_rto(t0);
+        assert!(sf.stale, "the default: at the first timeout");
     }
 
     #[test]

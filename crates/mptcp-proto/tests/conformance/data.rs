@@ -221,3 +221,37 @@ fn dfin_01_checksummed_data_and_data_fin_in_one_mapping() {
     assert_eq!(s.d.ep.recv(s.conn, &mut buf), Ok(10));
     assert_eq!(&buf[..10], payload);
 }
+
+/// FB-06: our data is acknowledged at subflow level without any DATA_ACK (a middlebox
+/// strips DSS): we fall back, the next data segment carries one infinite mapping (data
+/// length 0, retroactive to SSN 1 / IDSN + 1), and later ones no MPTCP option.
+#[test]
+fn fb_06_fallback_on_stripped_dss_sends_one_infinite_mapping() {
+    let mut r = ServerRig::new(EndpointConfig::default(), PEER_KEY, H);
+    r.d.ep.send(r.conn, &[1u8; 1000]).unwrap();
+    let out = r.d.drain();
+    assert!(out
+        .iter()
+        .any(|s| s.dss().is_some_and(|d| d.mapping.is_some())));
+    r.f.absorb(&out);
+    // A plain ACK of that data: no DSS, no DATA_ACK.
+    let out = r.d.input(&r.f.seg(ACK, vec![], &[]));
+    r.f.absorb(&out);
+    assert!(r.d.has_event(|e| *e == Event::FellBack(r.conn)));
+    r.d.ep.send(r.conn, &[2u8; 3000]).unwrap();
+    let out = r.d.drain();
+    let data: Vec<&Seg> = out.iter().filter(|s| !s.payload.is_empty()).collect();
+    assert!(data.len() >= 2, "{out:?}");
+    let map = data[0]
+        .dss()
+        .and_then(|d| d.mapping)
+        .expect("infinite mapping on the first new data");
+    assert_eq!(map.data_len, 0);
+    assert_eq!(map.ssn, 1);
+    assert_eq!(
+        expand32(idsn_of(r.server_key), map.dsn, map.wide),
+        idsn_of(r.server_key).wrapping_add(1)
+    );
+    assert!(data[1..].iter().all(|s| s.mptcp().count() == 0), "{data:?}");
+    assert_eq!(r.d.ep.stats(r.conn).map(|s| s.infinite_map_tx), Some(1));
+}
