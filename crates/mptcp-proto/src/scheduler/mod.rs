@@ -44,6 +44,8 @@ pub struct SubflowView {
     pub srtt: Duration,
     /// RTT variation (RFC 6298 RTTVAR).
     pub rttvar: Duration,
+    /// Smallest RTT seen (the initial guess before any sample): the RTT without queueing.
+    pub min_rtt: Duration,
     /// Congestion window, bytes.
     pub cwnd: u64,
     /// Bytes it could take now (free congestion window minus data already queued on it).
@@ -339,6 +341,7 @@ pub(crate) mod tests {
             index,
             srtt: Duration::from_millis(rtt_ms),
             rttvar: Duration::ZERO,
+            min_rtt: Duration::from_millis(rtt_ms),
             cwnd: 10_000,
             space,
             outstanding: 10_000 - space.min(10_000),
