@@ -113,6 +113,7 @@ impl Connection {
                 srtt: s.rtt.srtt().unwrap_or(initial_rtt),
                 rttvar: s.rtt.rttvar(),
                 min_rtt: s.rtt.min_rtt().unwrap_or(initial_rtt),
+                recovering: s.recovery.is_some(),
                 cwnd: s.cc.window(),
                 space: s.cwnd_space().saturating_sub(s.unsent()),
                 outstanding: s.map_end.saturating_sub(s.snd_una),

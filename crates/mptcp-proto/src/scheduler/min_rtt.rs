@@ -27,22 +27,21 @@ impl MinRtt {
 
     /// Bytes the subflows faster than `slow` (among `views`' preferred ones) are expected
     /// to send during one (smoothed) RTT of `slow`: each its window, the larger of `cwnd`
-    /// and what it has outstanding, once per its minimum RTT. Deliberately on the high
-    /// side: right after a loss halved `cwnd` no RTT sample arrives until the recovery
-    /// ends, so the smoothed RTT still includes the queue the loss drained and `cwnd /
-    /// srtt` would underestimate the rate by up to half, just when the fast subflow has no
-    /// room and the slow one is asked. With a standing queue the estimate is too high,
-    /// which only makes the guard more careful.
+    /// and what it has outstanding, once per its smoothed RTT, or per its minimum RTT while
+    /// it recovers from a loss: then no RTT sample arrives, the smoothed RTT still includes
+    /// the queue the loss drained, and `cwnd / srtt` would underestimate the rate by up to
+    /// half, just when the fast subflow has no room and the slow one is asked.
     pub fn faster_bytes(views: &[SubflowView], slow: &SubflowView) -> u64 {
         let rtt_s = slow.srtt.as_nanos();
         preferred(views)
             .filter(|f| f.index != slow.index && f.srtt < slow.srtt)
             .map(|f| {
-                let rtt_f = f
-                    .min_rtt
-                    .min(f.srtt)
-                    .max(Duration::from_micros(1))
-                    .as_nanos();
+                let rtt_f = if f.recovering {
+                    f.min_rtt.min(f.srtt)
+                } else {
+                    f.srtt
+                };
+                let rtt_f = rtt_f.max(Duration::from_micros(1)).as_nanos();
                 let bytes = u128::from(f.cwnd.max(f.outstanding)) * rtt_s / rtt_f;
                 u64::try_from(bytes).unwrap_or(u64::MAX)
             })

@@ -46,6 +46,9 @@ pub struct SubflowView {
     pub rttvar: Duration,
     /// Smallest RTT seen (the initial guess before any sample): the RTT without queueing.
     pub min_rtt: Duration,
+    /// In loss recovery: `srtt` gets no new sample until it ends, so it may still include
+    /// a queue the loss has drained.
+    pub recovering: bool,
     /// Congestion window, bytes.
     pub cwnd: u64,
     /// Bytes it could take now (free congestion window minus data already queued on it).
@@ -342,6 +345,7 @@ pub(crate) mod tests {
             srtt: Duration::from_millis(rtt_ms),
             rttvar: Duration::ZERO,
             min_rtt: Duration::from_millis(rtt_ms),
+            recovering: false,
             cwnd: 10_000,
             space,
             outstanding: 10_000 - space.min(10_000),
