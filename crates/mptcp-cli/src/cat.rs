@@ -99,14 +99,21 @@ async fn session(
     if let (Ok(mut slot), Some(h)) = (aborter.lock(), stream.abort_handle()) {
         *slot = Some(h);
     }
-    if stream.is_fallback() {
+    let fallback_at_start = stream.is_fallback();
+    if fallback_at_start {
         eprintln!("mptcp cat: the peer does not speak MPTCP: fell back to TCP");
     }
-    pipe(stream).await.map_err(|e| format!("connection: {e}"))
+    let stream = pipe(stream).await.map_err(|e| format!("connection: {e}"))?;
+    if !fallback_at_start && stream.is_fallback() {
+        eprintln!(
+            "mptcp cat: MPTCP signalling failed on the path: fell back to TCP mid-connection"
+        );
+    }
+    Ok(())
 }
 
 /// Copies stdin to the stream and the stream to stdout until both directions are done.
-async fn pipe(stream: NetStream) -> io::Result<()> {
+async fn pipe(stream: NetStream) -> io::Result<NetStream> {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let up = async {
         let mut stdin = tokio::io::stdin();
@@ -122,5 +129,5 @@ async fn pipe(stream: NetStream) -> io::Result<()> {
     let stream = rd.unsplit(wr);
     // Give the last acknowledgements time to arrive; a slow close is not an error.
     let _ = tokio::time::timeout(CLOSE_LINGER, stream.closed()).await;
-    Ok(())
+    Ok(stream)
 }

@@ -1,6 +1,6 @@
 //! The global options of the real-network commands (`cat`, `perf`), a stable contract:
 //! `mptcp [--tun NAME] [--addr IP]... [--kernel] [--scheduler S] [--cc C]
-//! [--path-manager P] [--checksum] [--pcap FILE] <command>`.
+//! [--path-manager P] [--checksum] [--pcap FILE] [--syn-cookies WHEN] <command>`.
 //!
 //! [`NetArgs::build`] turns them into a [`Backend`]: the user-space stack on a TUN device, or
 //! the host kernel's MPTCP with `--kernel`. [`run_async`] runs a command on a tokio runtime
@@ -8,7 +8,7 @@
 
 use clap::Args;
 use mptcp_net::{Backend, RuntimeConfig};
-use mptcp_proto::{CcAlgorithm, EndpointConfig};
+use mptcp_proto::{CcAlgorithm, EndpointConfig, SynCookies};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -44,6 +44,10 @@ pub struct NetArgs {
     /// Capture every packet the stack sends and receives into FILE (pcap, raw IP).
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
+    /// When listeners answer with SYN cookies: on-overflow (default, past the half-open
+    /// limit), always, off (user-space stack).
+    #[arg(long = "syn-cookies", value_name = "WHEN")]
+    pub syn_cookies: Option<String>,
 }
 
 impl NetArgs {
@@ -63,6 +67,18 @@ impl NetArgs {
             config.congestion = CcAlgorithm::from_name(name).map_err(|e| e.to_string())?;
         }
         config.checksum = self.checksum;
+        if let Some(when) = &self.syn_cookies {
+            config.syn_cookies = match when.as_str() {
+                "on-overflow" => SynCookies::OnOverflow,
+                "always" => SynCookies::Always,
+                "off" => SynCookies::Off,
+                other => {
+                    return Err(format!(
+                        "--syn-cookies {other:?}: expected on-overflow, always or off"
+                    ))
+                }
+            };
+        }
         if self.kernel {
             if self.tun.is_some() {
                 return Err("--kernel and --tun exclude each other".into());
@@ -83,6 +99,13 @@ impl NetArgs {
                 return Err(
                     "--path-manager applies to the user-space stack (--tun); configure \
                      the kernel's with `ip mptcp endpoint` and `ip mptcp limits`"
+                        .into(),
+                );
+            }
+            if self.syn_cookies.is_some() {
+                return Err(
+                    "--syn-cookies applies to the user-space stack (--tun); the kernel's \
+                     follow sysctl net.ipv4.tcp_syncookies"
                         .into(),
                 );
             }
@@ -226,5 +249,13 @@ mod tests {
         a.checksum = true;
         let c = a.endpoint_config().unwrap();
         assert!(c.checksum);
+        assert_eq!(c.syn_cookies, SynCookies::OnOverflow);
+        a.syn_cookies = Some("always".into());
+        assert_eq!(a.endpoint_config().unwrap().syn_cookies, SynCookies::Always);
+        a.syn_cookies = Some("sometimes".into());
+        assert!(a.endpoint_config().unwrap_err().contains("--syn-cookies"));
+        let mut k = kernel_args();
+        k.syn_cookies = Some("always".into());
+        assert!(k.endpoint_config().unwrap_err().contains("tcp_syncookies"));
     }
 }

@@ -2261,3 +2261,201 @@ fn pcap_checked_by_tshark_without_checksums() {
     );
     t.teardown();
 }
+
+// ---- Middleboxes and path faults between us and the kernel (nftables in "kernel") ----
+
+/// Whether `nft` runs; prints the skip reason when it does not.
+fn nft_available() -> bool {
+    if Command::new("nft").arg("-v").output().is_err() {
+        println!("skipped: `nft` is missing");
+        return false;
+    }
+    true
+}
+
+/// An nftables table `t` in `ns` with filter chains on prerouting (what reaches the
+/// kernel) and output (what the kernel sends), each with `rules`.
+fn nft_both_ways(ns: &str, rules: &[&str]) {
+    ns_sh(ns, &["nft", "add", "table", "inet", "t"]);
+    for (chain, hook) in [("pre", "prerouting"), ("out", "output")] {
+        ns_sh(
+            ns,
+            &[
+                "nft",
+                &format!("add chain inet t {chain} {{ type filter hook {hook} priority -150; }}"),
+            ],
+        );
+        for r in rules {
+            ns_sh(ns, &["nft", &format!("add rule inet t {chain} {r}")]);
+        }
+    }
+}
+
+/// Our client uploads `up_len` bytes to a kernel `cat` server that answers with
+/// `down_len`; `during` runs once the transfer is under way. Checks integrity both ways
+/// and returns our client's stderr.
+fn transfer_through(
+    t: &Topology,
+    paths: usize,
+    up_len: usize,
+    down_len: usize,
+    during: impl FnOnce(&Topology, &Path),
+) -> String {
+    let up = t.data_file("up.bin", up_len, 41);
+    let down = t.data_file("down.bin", down_len, 42);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut server = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "listen", "5000"]),
+        &down,
+        &srv_out,
+    );
+    t.wait_kernel_listen(&t.kernel, 5000);
+    let mut cargs = Topology::stack_args(paths);
+    cargs.extend(args(&["cat", "connect", "10.7.1.2:5000"]));
+    let mut client = t.spawn(&t.us, &cargs, &up, &cli_out);
+    during(t, &srv_out);
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    cerr
+}
+
+/// A middlebox strips MPTCP options from every segment that carries data, both ways
+/// (the handshake passes): the initial subflow falls back to TCP (RFC 8684 §3.7) and the
+/// data is intact.
+#[test]
+fn mptcp_option_stripped_from_data() {
+    skip_unless_able!();
+    if !nft_available() {
+        return;
+    }
+    let t = Topology::new(1);
+    nft_both_ways(
+        &t.kernel,
+        &["tcp flags & (syn | rst) == 0 ip length > 120 reset tcp option mptcp"],
+    );
+    let cerr = transfer_through(&t, 1, 2_000_000, 1_000_000, |_, _| {});
+    let k = t.nstat(&t.kernel);
+    let rules = Command::new("ip")
+        .args(["netns", "exec", &t.kernel, "nft", "list", "ruleset"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(
+        cerr.contains("fell back to TCP mid-connection"),
+        "no fallback notice: {cerr} {k:?} {rules}"
+    );
+    assert!(
+        ctr(&k, "MPTcpExtMPCapableACKRX") >= 1,
+        "MPTCP was negotiated first: {k:?}"
+    );
+    t.teardown();
+}
+
+/// 5 % random loss both ways on both paths of a two-subflow connection (nftables
+/// `numgen random`): recovered, intact.
+#[test]
+fn random_loss_five_percent_on_two_paths() {
+    skip_unless_able!();
+    if !nft_available() {
+        return;
+    }
+    let t = Topology::new(2);
+    t.shape(1, "20mbit");
+    t.shape(2, "20mbit");
+    nft_both_ways(
+        &t.kernel,
+        &["meta l4proto tcp numgen random mod 100 < 5 drop"],
+    );
+    transfer_through(&t, 2, 4_000_000, 2_000_000, |_, _| {});
+    let k = t.nstat(&t.kernel);
+    assert!(
+        ctr(&k, "MPTcpExtMPJoinAckRx") >= 1,
+        "both paths were used: {k:?}"
+    );
+    t.teardown();
+}
+
+/// Path `p` of two silently drops everything (no link event) once 2 MB went through:
+/// the stack detects it by timeouts, reinjects and finishes on the other path, intact.
+fn blackhole_case(p: usize) {
+    let t = Topology::new(2);
+    t.shape(1, "20mbit");
+    t.shape(2, "20mbit");
+    transfer_through(&t, 2, 10_000_000, 4_000_000, |t, srv_out| {
+        wait_until(Duration::from_secs(20), "the join", || {
+            ctr(&t.nstat(&t.kernel), "MPTcpExtMPJoinAckRx") >= 1
+        });
+        wait_until(Duration::from_secs(20), "2 MB uploaded", || {
+            Topology::size(srv_out) >= 2_000_000
+        });
+        assert!(Topology::size(srv_out) < 9_000_000, "transfer too fast");
+        let dev = format!("v{p}b");
+        nft_both_ways(
+            &t.kernel,
+            &[
+                &format!("iifname \"{dev}\" drop"),
+                &format!("oifname \"{dev}\" drop"),
+            ],
+        );
+    });
+    t.teardown();
+}
+
+#[test]
+fn joined_path_blackholed_mid_transfer() {
+    skip_unless_able!();
+    if !nft_available() {
+        return;
+    }
+    blackhole_case(2);
+}
+
+#[test]
+fn initial_path_blackholed_mid_transfer() {
+    skip_unless_able!();
+    if !nft_available() {
+        return;
+    }
+    blackhole_case(1);
+}
+
+/// Our server answers every SYN with a SYN cookie (`--syn-cookies always`): the kernel
+/// client accepts the stateless SYN/ACK, our server rebuilds the MPTCP connection from
+/// the third ACK (both keys in MP_CAPABLE), announces its second address, and the kernel
+/// joins it; data intact both ways.
+#[test]
+fn kernel_client_to_our_server_with_syn_cookies() {
+    skip_unless_able!();
+    let t = Topology::new(2);
+    t.shape(1, "40mbit");
+    t.shape(2, "40mbit");
+    let up = t.data_file("up.bin", 5_000_000, 61);
+    let down = t.data_file("down.bin", 3_000_000, 62);
+    let (srv_out, cli_out) = (t.dir.join("srv.out"), t.dir.join("cli.out"));
+    let mut sargs = Topology::stack_args(2);
+    sargs.extend(args(&["--syn-cookies", "always", "cat", "listen", "5000"]));
+    let mut server = t.spawn(&t.us, &sargs, &down, &srv_out);
+    t.wait_stack_up(&t.us);
+    let mut client = t.spawn(
+        &t.kernel,
+        &args(&["--kernel", "cat", "connect", "10.7.0.1:5000"]),
+        &up,
+        &cli_out,
+    );
+    let (cs, cerr) = client.wait();
+    let (ss, serr) = server.wait();
+    assert!(cs.success(), "client failed: {cerr}");
+    assert!(ss.success(), "server failed: {serr}");
+    assert!(!serr.contains("fell back"), "unexpected fallback: {serr}");
+    assert_eq!(sha256(&srv_out), sha256(&up), "upload corrupted");
+    assert_eq!(sha256(&cli_out), sha256(&down), "download corrupted");
+    let k = t.nstat(&t.kernel);
+    assert_eq!(k.get("MPTcpExtMPCapableSYNACKRX"), Some(&1), "{k:?}");
+    assert_eq!(k.get("MPTcpExtMPJoinSynAckRx"), Some(&1), "{k:?}");
+    t.teardown();
+}

@@ -38,6 +38,9 @@ pub(crate) struct ConnState {
     pub state_waker: Option<Waker>,
     /// The attempt failed before the engine said so (ICMP destination unreachable).
     pub unreachable: bool,
+    /// The connection fell back to TCP after the handshake (options removed on the path,
+    /// checksum failure): remembered past the close, unlike the engine's counters.
+    pub fell_back: bool,
 }
 
 impl ConnState {
@@ -145,7 +148,12 @@ impl State {
                         self.conns.remove(&conn);
                     }
                 }
-                Event::FellBack(_) | Event::SubflowUp { .. } | Event::SubflowDown { .. } => {}
+                Event::FellBack(h) => {
+                    if let Some(c) = self.conns.get_mut(&h) {
+                        c.fell_back = true;
+                    }
+                }
+                Event::SubflowUp { .. } | Event::SubflowDown { .. } => {}
             }
         }
     }

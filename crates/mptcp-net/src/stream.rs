@@ -142,6 +142,12 @@ impl MptcpStream {
     /// middlebox broke it).
     pub fn is_fallback(&self) -> bool {
         self.stats().is_some_and(|s| !s.mptcp || s.fallback)
+            || self
+                .shared
+                .lock()
+                .conns
+                .get(&self.conn)
+                .is_some_and(|c| c.fell_back)
     }
 
     /// Peer address of the initial subflow.

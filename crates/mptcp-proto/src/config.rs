@@ -5,6 +5,18 @@ use crate::path_manager::{PathManagerKind, PmEndpoint, PmLimits, RejoinPolicy};
 use crate::scheduler::SchedulerKind;
 use crate::time::Duration;
 
+/// When a listener answers SYNs with SYN cookies (Linux `net.ipv4.tcp_syncookies`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SynCookies {
+    /// Never: SYNs beyond `max_half_open` are dropped.
+    Off,
+    /// Once `max_half_open` half-open connections exist (Linux's default, 1).
+    #[default]
+    OnOverflow,
+    /// For every SYN (Linux 2): no half-open state at all.
+    Always,
+}
+
 /// Settings shared by every connection of an endpoint.
 #[derive(Debug, Clone)]
 pub struct EndpointConfig {
@@ -12,8 +24,11 @@ pub struct EndpointConfig {
     pub max_connections: usize,
     /// Most subflows per connection (initial one included).
     pub max_subflows: usize,
-    /// Most half-open (SYN received) connections; further SYNs are dropped.
+    /// Most half-open (SYN received) connections; further SYNs get a SYN cookie or are
+    /// dropped, as `syn_cookies` says.
     pub max_half_open: usize,
+    /// When a listener answers with SYN cookies instead of keeping half-open state.
+    pub syn_cookies: SynCookies,
     /// Send buffer per connection, bytes.
     pub send_buffer: usize,
     /// Receive buffer per connection, bytes (also bounds out-of-order data). With
@@ -102,6 +117,7 @@ impl Default for EndpointConfig {
             max_connections: 4096,
             max_subflows: 8,
             max_half_open: 1024,
+            syn_cookies: SynCookies::OnOverflow,
             send_buffer: 4 << 20,
             recv_buffer: 4 << 20,
             recv_buffer_autotune: true,

@@ -1,7 +1,7 @@
 //! The endpoint: demultiplexes packets to connections (4-tuple and token tables), owns the
 //! listeners and the limits, and is the engine's whole public surface.
 
-use crate::config::EndpointConfig;
+use crate::config::{EndpointConfig, SynCookies};
 use crate::congestion::CcAlgorithm;
 use crate::connection::input::SegOptions;
 use crate::connection::send_buffer::SendFlags;
@@ -9,9 +9,11 @@ use crate::connection::{Connection, Role};
 use crate::error::{ConnectError, ListenError, ReadError, WriteError};
 use crate::event::{CloseReason, Event};
 use crate::stats::ConnectionStats;
+use crate::syn_cookie::{self, CookieSecret};
 use crate::time::Instant;
 use crate::wire::{
-    IpRepr, MpJoin, MpTcpRst, MptcpOption, TcpFlags, TcpOption, TcpOptions, TcpRepr, IP_PROTO_TCP,
+    IpRepr, MpCapable, MpJoin, MpTcpRst, MptcpOption, TcpFlags, TcpOption, TcpOptions, TcpRepr,
+    IP_PROTO_TCP,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -71,6 +73,12 @@ pub struct EndpointStats {
     pub syn_dropped: u64,
     /// Token collisions avoided by regenerating a key.
     pub token_collisions: u64,
+    /// SYN/ACKs sent with a SYN cookie instead of half-open state (TcpExt SyncookiesSent).
+    pub syncookies_sent: u64,
+    /// Connections rebuilt from a valid cookie in a third ACK (TcpExt SyncookiesRecv).
+    pub syncookies_recv: u64,
+    /// ACKs to a listener whose cookie did not check (TcpExt SyncookiesFailed).
+    pub syncookies_failed: u64,
 }
 
 /// The engine. See the crate documentation for the call order.
@@ -97,6 +105,8 @@ pub struct Endpoint {
     control: VecDeque<(IpAddr, IpAddr, Vec<u8>)>,
     /// Events not tied to a live connection.
     stats: EndpointStats,
+    /// Made on the first SYN cookie (so endpoints that never need one draw no randomness).
+    cookie_secret: Option<CookieSecret>,
 }
 
 impl Endpoint {
@@ -118,6 +128,7 @@ impl Endpoint {
             timer_of: HashMap::default(),
             control: VecDeque::new(),
             stats: EndpointStats::default(),
+            cookie_secret: None,
         }
     }
 
@@ -188,13 +199,14 @@ impl Endpoint {
         mptcp: bool,
         cc: CcAlgorithm,
         local_addrs: Vec<IpAddr>,
+        key: Option<u64>,
     ) -> u64 {
         let h = self.next_handle;
         self.next_handle += 1;
-        let key = if mptcp {
-            self.fresh_key()
-        } else {
-            self.rng.gen::<u64>() | 1
+        let key = match key {
+            Some(k) => k,
+            None if mptcp => self.fresh_key(),
+            None => self.rng.gen::<u64>() | 1,
         };
         let seed = self.rng.gen();
         let conn = Connection::new(
@@ -244,6 +256,7 @@ impl Endpoint {
             params.mptcp,
             params.congestion,
             params.local_addrs.clone(),
+            None,
         );
         let conn = self.connections.get_mut(&h).expect("just inserted");
         let idx = conn.start_client(now, local, params.remote);
@@ -287,6 +300,14 @@ impl Endpoint {
             self.on_listen_syn(now, local, remote, &seg, &opts);
             return;
         }
+        if !seg.flags.syn()
+            && seg.flags.ack()
+            && self.cookie_secret.is_some()
+            && self.listeners.contains(&seg.dst_port)
+            && self.on_cookie_ack(now, local, remote, &seg, &opts)
+        {
+            return;
+        }
         self.stats.no_connection += 1;
         self.queue_reset(local, remote, &seg, None);
     }
@@ -327,27 +348,203 @@ impl Endpoint {
             .values()
             .filter(|c| !c.announced_to_app && c.role == Role::Server)
             .count();
-        if self.connections.len() >= self.config.max_connections
-            || half_open >= self.config.max_half_open
-        {
+        if self.connections.len() >= self.config.max_connections {
+            self.stats.syn_dropped += 1;
+            return;
+        }
+        let cookie = match self.config.syn_cookies {
+            SynCookies::Off => false,
+            SynCookies::OnOverflow => half_open >= self.config.max_half_open,
+            SynCookies::Always => true,
+        };
+        if cookie {
+            self.send_syn_cookie(now, local, remote, seg, opts);
+            return;
+        }
+        if half_open >= self.config.max_half_open {
             self.stats.syn_dropped += 1;
             return;
         }
         let mptcp = self.config.mptcp && opts.syn_mpc().is_some();
-        let mut locals = vec![local.ip()];
-        locals.extend(
-            self.config
-                .announce_addrs
-                .iter()
-                .copied()
-                .filter(|a| *a != local.ip()),
-        );
-        let h = self.new_connection(Role::Server, mptcp, self.config.congestion, locals);
+        let locals = self.server_locals(local.ip());
+        let h = self.new_connection(Role::Server, mptcp, self.config.congestion, locals, None);
         let conn = self.connections.get_mut(&h).expect("just inserted");
         let idx = conn.accept_syn(now, local, remote, seg, opts);
         let id = conn.subflows[idx].id;
         self.tuples.insert((local, remote), (h, id));
         self.touch(h, now);
+    }
+
+    /// A server connection's local addresses: the one the SYN came to, then the announced.
+    fn server_locals(&self, local: IpAddr) -> Vec<IpAddr> {
+        let mut locals = vec![local];
+        locals.extend(
+            self.config
+                .announce_addrs
+                .iter()
+                .copied()
+                .filter(|a| *a != local),
+        );
+        locals
+    }
+
+    /// The cookie secret, made on first use.
+    fn cookie_secret(&mut self) -> CookieSecret {
+        if self.cookie_secret.is_none() {
+            let mut key = [0u8; 32];
+            self.rng.fill(&mut key);
+            let ts_offset = self.rng.gen();
+            self.cookie_secret = Some(CookieSecret::new(key, ts_offset));
+        }
+        self.cookie_secret.clone().expect("just made")
+    }
+
+    /// Answers a SYN with a SYN cookie and keeps nothing. The SYN/ACK is written by a
+    /// throwaway connection in SYN-RECEIVED, so it is exactly what a stateful listener
+    /// sends, apart from the ISN (the cookie), the TSval (carrying the peer's options) and
+    /// our MPTCP key (derived from the cookie).
+    fn send_syn_cookie(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+        opts: &SegOptions,
+    ) {
+        if self.control.len() >= self.config.max_pending_control {
+            self.stats.syn_dropped += 1;
+            return;
+        }
+        let secret = self.cookie_secret();
+        let mss_idx = syn_cookie::mss_index(opts.mss.unwrap_or(536));
+        let count = syn_cookie::counter(now.as_millis() / 1000);
+        let cookie = secret.make(local, remote, seg.seq.0, count, mss_idx);
+        let mptcp = self.config.mptcp && opts.syn_mpc().is_some();
+        let key = secret.server_key(local, remote, seg.seq.0, cookie);
+        if mptcp && self.tokens.contains_key(&crate::crypto::token(key)) {
+            // The ACK could not become a connection: let the peer retry with a new ISN.
+            self.stats.token_collisions += 1;
+            self.stats.syn_dropped += 1;
+            return;
+        }
+        let mut conn = Connection::new(
+            ConnectionHandle(0),
+            Role::Server,
+            self.config.clone(),
+            u64::from(cookie),
+            mptcp,
+            self.config.congestion,
+            key,
+            self.server_locals(local.ip()),
+            self.config.scheduler.build(),
+            self.config.path_manager.build(&self.config, false),
+        );
+        let idx = conn.accept_syn(now, local, remote, seg, opts);
+        let sf = &mut conn.subflows[idx];
+        sf.iss = crate::SeqNum(cookie);
+        if sf.ts_ok {
+            let ts = syn_cookie::encode_ts(
+                secret.ts_now(now.as_millis()),
+                opts.wscale,
+                opts.sack_permitted,
+            );
+            sf.ts_offset = ts.wrapping_sub(now.as_millis() as u32);
+        }
+        let mut buf = Vec::new();
+        if let Some(t) = conn.poll_transmit(now, &mut buf) {
+            buf.truncate(t.len);
+            self.control.push_back((t.src, t.dst, buf));
+            self.stats.syncookies_sent += 1;
+        }
+    }
+
+    /// An ACK to a listener with no connection: a third ACK answering a SYN cookie?
+    /// Rebuilds the connection (true) or leaves the segment to the caller (false: RST).
+    fn on_cookie_ack(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr<'_>,
+        opts: &SegOptions,
+    ) -> bool {
+        let secret = self.cookie_secret();
+        let peer_isn = seg.seq.0.wrapping_sub(1);
+        let cookie = seg.ack.0.wrapping_sub(1);
+        let count = syn_cookie::counter(now.as_millis() / 1000);
+        let Some(mss_idx) = secret.check(local, remote, peer_isn, cookie, count) else {
+            self.stats.syncookies_failed += 1;
+            return false;
+        };
+        if self.connections.len() >= self.config.max_connections {
+            // Valid but no room: drop it, the peer retransmits (Linux drops too).
+            self.stats.syn_dropped += 1;
+            return true;
+        }
+        let key = secret.server_key(local, remote, peer_isn, cookie);
+        let mptcp = self.config.mptcp && opts.mpc.is_some();
+        let mut syn_opts = SegOptions::default();
+        if mptcp {
+            // RFC 8684 §3.1: the third ACK echoes our key; the flags are the client's.
+            let Some(mpc) = opts.keyed_mpc().filter(|m| m.receiver_key == Some(key)) else {
+                self.stats.syncookies_failed += 1;
+                return false;
+            };
+            if self.tokens.contains_key(&crate::crypto::token(key)) {
+                self.stats.token_collisions += 1;
+                self.stats.syncookies_failed += 1;
+                return false;
+            }
+            syn_opts.mpc = Some(MpCapable {
+                version: 1,
+                flags: mpc.flags,
+                sender_key: None,
+                receiver_key: None,
+                data_len: None,
+                checksum: None,
+            });
+            syn_opts.any_mptcp = true;
+        }
+        let peer = syn_cookie::decode_options(mss_idx, opts.timestamp.map(|(_, ecr)| ecr));
+        syn_opts.mss = Some(peer.mss);
+        syn_opts.wscale = peer.wscale;
+        syn_opts.sack_permitted = peer.sack_permitted;
+        syn_opts.timestamp = opts.timestamp.map(|(val, _)| (val, 0));
+        let syn = TcpRepr {
+            src_port: seg.src_port,
+            dst_port: seg.dst_port,
+            seq: crate::SeqNum(peer_isn),
+            ack: crate::SeqNum(0),
+            flags: TcpFlags(TcpFlags::SYN),
+            window: seg.window,
+            urgent: 0,
+            options: TcpOptions::new(),
+            payload: &[],
+        };
+        let locals = self.server_locals(local.ip());
+        let h = self.new_connection(
+            Role::Server,
+            mptcp,
+            self.config.congestion,
+            locals,
+            Some(key),
+        );
+        let conn = self.connections.get_mut(&h).expect("just inserted");
+        let idx = conn.accept_syn(now, local, remote, &syn, &syn_opts);
+        // As if our SYN/ACK had just gone out.
+        let sf = &mut conn.subflows[idx];
+        sf.iss = crate::SeqNum(cookie);
+        sf.ts_offset = secret.ts_offset;
+        sf.syn_pending = false;
+        sf.snd_nxt = 1;
+        sf.snd_max = 1;
+        let id = sf.id;
+        self.tuples.insert((local, remote), (h, id));
+        self.stats.syncookies_recv += 1;
+        conn.handle_segment(now, idx, seg, opts);
+        conn.arm_keepalive(idx);
+        self.touch(h, now);
+        true
     }
 
     /// Answers a segment that has no connection with a RST (RFC 9293 §3.10.7.1).

@@ -24,11 +24,12 @@ pub mod range_set;
 pub mod scheduler;
 pub mod seq;
 pub mod stats;
+mod syn_cookie;
 pub mod tcp;
 pub mod time;
 pub mod wire;
 
-pub use config::EndpointConfig;
+pub use config::{EndpointConfig, SynCookies};
 pub use congestion::CcAlgorithm;
 pub use connection::send_buffer::SendFlags;
 pub use endpoint::{ConnectParams, ConnectionHandle, Endpoint, EndpointStats, SubflowId, Transmit};

@@ -36,6 +36,13 @@ pub struct SubflowStats {
     pub rto_count: u64,
     /// Fast-recovery episodes.
     pub fast_recoveries: u64,
+    /// Challenge ACKs sent for a RST, SYN or ACK out of place (RFC 5961; TcpExt
+    /// TCPChallengeACK).
+    pub challenge_acks: u64,
+    /// Challenge ACKs held back by the per-subflow rate limit (RFC 5961 §7).
+    pub challenge_acks_limited: u64,
+    /// RSTs ignored for a sequence number outside the window (RFC 5961 §3.2).
+    pub rst_ignored: u64,
     /// Smoothed RTT.
     pub srtt: Option<Duration>,
     /// Minimum RTT seen.
@@ -84,10 +91,16 @@ pub struct ConnectionStats {
     pub mp_join_hmac_failure: u64,
     /// DSS checksum failures (MPTcpExt DataCsumErr).
     pub dss_checksum_errors: u64,
+    /// Receive mappings that contradicted earlier ones, overlapped inconsistently or lay
+    /// outside the receive window; each reset its subflow (MPTcpExt DSSNotMatching).
+    pub dss_mapping_errors: u64,
     /// ADD_ADDRs received (MPTcpExt AddAddr).
     pub add_addr_rx: u64,
     /// ADD_ADDRs ignored for a bad HMAC.
     pub add_addr_bad_hmac: u64,
+    /// Valid ADD_ADDRs not kept: `max_remote_addrs` reached, or the ID or address already
+    /// stands for another announcement (MPTcpExt AddAddrDrop).
+    pub add_addr_dropped: u64,
     /// ADD_ADDR echoes received (MPTcpExt EchoAdd).
     pub add_addr_echo_rx: u64,
     /// REMOVE_ADDRs received (MPTcpExt RmAddr).
@@ -96,6 +109,12 @@ pub struct ConnectionStats {
     pub mp_prio_rx: u64,
     /// MP_FAIL received (MPTcpExt MPFailRx).
     pub mp_fail_rx: u64,
+    /// MP_FAIL sent (MPTcpExt MPFailTx).
+    pub mp_fail_tx: u64,
+    /// Infinite mappings sent (MPTcpExt InfiniteMapTx).
+    pub infinite_map_tx: u64,
+    /// Infinite mappings received (MPTcpExt InfiniteMapRx).
+    pub infinite_map_rx: u64,
     /// MP_FASTCLOSE received (MPTcpExt MPFastcloseRx).
     pub mp_fastclose_rx: u64,
     /// MP_FASTCLOSE ignored for a wrong key.

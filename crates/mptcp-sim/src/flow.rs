@@ -583,6 +583,8 @@ impl Flow {
                 ),
                 bytes: sf.bytes_sent,
                 retransmits: sf.retransmits,
+                fast_recoveries: sf.fast_recoveries,
+                rtos: sf.rto_count,
                 srtt_ms: sf.srtt.map(|d| d.as_nanos() as f64 / 1e6),
             })
             .collect();

@@ -50,10 +50,51 @@ pub fn nat_addr(path: usize) -> Ipv4Addr {
 /// `strip-mptcp`: on SYN and SYN/ACK segments, every MPTCP option (kind 30) is overwritten
 /// with NOPs. Returns whether the packet changed.
 pub fn strip_mptcp_syn(pkt: &mut [u8]) -> bool {
+    strip_mptcp_if(pkt, |f| f & flags::SYN != 0)
+}
+
+/// `strip-mptcp-synack`: as `strip-mptcp`, on SYN/ACKs only.
+pub fn strip_mptcp_synack(pkt: &mut [u8]) -> bool {
+    strip_mptcp_if(pkt, |f| {
+        f & (flags::SYN | flags::ACK) == flags::SYN | flags::ACK
+    })
+}
+
+/// `drop-mptcp-syn`: whether the packet is a SYN (without ACK) carrying an MPTCP option.
+pub fn is_mptcp_syn(pkt: &[u8]) -> bool {
     let Some(l) = TcpLayout::of(pkt) else {
         return false;
     };
-    if l.flags(pkt) & flags::SYN == 0 {
+    if l.flags(pkt) & (flags::SYN | flags::ACK) != flags::SYN {
+        return false;
+    }
+    let mut found = false;
+    for_each_option(pkt, &l, |_, kind, _| found |= kind == KIND_MPTCP);
+    found
+}
+
+/// `rewrite-payload`: flips the bits of the middle payload byte of a data segment and
+/// fixes the TCP checksum, as an application-level gateway rewriting content would.
+/// Returns whether the packet changed.
+pub fn rewrite_payload(pkt: &mut [u8]) -> bool {
+    let Some(l) = TcpLayout::of(pkt) else {
+        return false;
+    };
+    if l.payload_len() == 0 {
+        return false;
+    }
+    let at = l.payload() + l.payload_len() / 2;
+    pkt[at] ^= 0xff;
+    refresh_checksums(pkt, &l);
+    true
+}
+
+/// Overwrites every MPTCP option with NOPs when `pred` holds for the TCP flags.
+fn strip_mptcp_if(pkt: &mut [u8], pred: impl Fn(u8) -> bool) -> bool {
+    let Some(l) = TcpLayout::of(pkt) else {
+        return false;
+    };
+    if !pred(l.flags(pkt)) {
         return false;
     }
     let mut spans = [(0usize, 0usize); 10];
@@ -391,6 +432,23 @@ impl Middlebox {
                 out.extend(second);
             }
             MiddleboxKind::Coalesce => self.coalescers[side.index()].process(now, pkt, pool, out),
+            MiddleboxKind::StripMptcpSynAck => {
+                strip_mptcp_synack(&mut pkt);
+                out.push(pkt);
+            }
+            MiddleboxKind::DropMptcpSyn => {
+                if is_mptcp_syn(&pkt) {
+                    pool.put(pkt);
+                } else {
+                    out.push(pkt);
+                }
+            }
+            MiddleboxKind::RewritePayload => {
+                if side == Side::Upstream {
+                    rewrite_payload(&mut pkt);
+                }
+                out.push(pkt);
+            }
         }
     }
 

@@ -19,6 +19,12 @@ pub struct SubflowReport {
     pub retransmits: u64,
     /// Smoothed RTT in milliseconds, `null` without a sample.
     pub srtt_ms: Option<f64>,
+    /// Fast-recovery episodes (not part of the JSON contract).
+    #[serde(skip)]
+    pub fast_recoveries: u64,
+    /// Retransmission timeouts (not part of the JSON contract).
+    #[serde(skip)]
+    pub rtos: u64,
 }
 
 /// One flow.
@@ -205,6 +211,8 @@ mod tests {
                     bytes: 100,
                     retransmits: 0,
                     srtt_ms: Some(40.5),
+                    fast_recoveries: 0,
+                    rtos: 0,
                 }],
             }],
             sim_time_s: 1.5,

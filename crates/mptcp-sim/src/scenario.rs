@@ -41,6 +41,9 @@ pub const KNOWN_MIDDLEBOXES: &[&str] = &[
     "seq-rewrite",
     "split",
     "coalesce",
+    "strip-mptcp-synack",
+    "drop-mptcp-syn",
+    "rewrite-payload",
 ];
 
 /// A malformed scenario. Display is always a single line naming the file.
@@ -123,6 +126,13 @@ pub enum MiddleboxKind {
     Split,
     /// Back-to-back data segments merged.
     Coalesce,
+    /// MPTCP options on SYN/ACKs only replaced by NOPs (the client's SYN passes).
+    StripMptcpSynAck,
+    /// SYNs carrying an MPTCP option dropped (the client retries without MPTCP).
+    DropMptcpSyn,
+    /// One payload byte of every client-to-server data segment rewritten, TCP checksum
+    /// fixed (an application-level gateway); DSS checksums catch it.
+    RewritePayload,
 }
 
 impl MiddleboxKind {
@@ -135,6 +145,9 @@ impl MiddleboxKind {
             "seq-rewrite" => MiddleboxKind::SeqRewrite,
             "split" => MiddleboxKind::Split,
             "coalesce" => MiddleboxKind::Coalesce,
+            "strip-mptcp-synack" => MiddleboxKind::StripMptcpSynAck,
+            "drop-mptcp-syn" => MiddleboxKind::DropMptcpSyn,
+            "rewrite-payload" => MiddleboxKind::RewritePayload,
             _ => return None,
         })
     }
@@ -148,6 +161,9 @@ impl MiddleboxKind {
             MiddleboxKind::SeqRewrite => "seq-rewrite",
             MiddleboxKind::Split => "split",
             MiddleboxKind::Coalesce => "coalesce",
+            MiddleboxKind::StripMptcpSynAck => "strip-mptcp-synack",
+            MiddleboxKind::DropMptcpSyn => "drop-mptcp-syn",
+            MiddleboxKind::RewritePayload => "rewrite-payload",
         }
     }
 }

@@ -143,6 +143,8 @@ fn every_middlebox_keeps_the_stream_intact() {
         "seq-rewrite",
         "split",
         "coalesce",
+        "strip-mptcp-synack",
+        "drop-mptcp-syn",
     ] {
         for direction in ["upload", "download"] {
             let text = format!(
@@ -175,6 +177,70 @@ direction = "{direction}"
             );
         }
     }
+}
+
+/// A middlebox rewrites payload on the second of two paths, DSS checksums on: each
+/// subflow joined over it fails its checksum and is reset (MP_FAIL); the first path
+/// delivers the bytes intact. (On the initial path, before any join, the lone subflow
+/// falls back to TCP instead and carries the rewritten bytes, as TCP would.)
+#[test]
+fn rewritten_payload_on_one_path_is_caught_by_checksums() {
+    for direction in ["upload", "download"] {
+        let text = format!(
+            r#"
+seed = 7
+duration = "60s"
+[[path]]
+rate = "50Mbit"
+delay = "5ms"
+[[path]]
+rate = "50Mbit"
+delay = "10ms"
+middlebox = "rewrite-payload"
+[[flow]]
+kind = "mptcp"
+paths = [0, 1]
+bytes = "4MB"
+checksum = true
+direction = "{direction}"
+"#
+        );
+        let s = Scenario::from_toml(&text, "inline.toml").unwrap();
+        let r = run(&s, &RunOptions::default()).unwrap();
+        let f = &r.flows[0];
+        assert!(f.integrity_ok, "{direction}:\n{}", r.to_text());
+        assert!(f.completion_time_s.is_some(), "{direction} did not finish");
+        assert!(!f.fallback, "{direction}: a reset, not a fallback");
+    }
+}
+
+/// SYNs with MP_CAPABLE vanish: after `syn_retries_before_fallback` (2) retransmissions
+/// the client retries without MPTCP, as Linux does, and the flow completes as TCP.
+#[test]
+fn dropped_mptcp_syns_retry_as_tcp() {
+    let text = r#"
+seed = 3
+duration = "60s"
+[[path]]
+rate = "50Mbit"
+delay = "5ms"
+middlebox = "drop-mptcp-syn"
+[[flow]]
+kind = "mptcp"
+paths = [0]
+bytes = "1MB"
+"#;
+    let s = Scenario::from_toml(text, "inline.toml").unwrap();
+    let r = run(&s, &RunOptions::default()).unwrap();
+    let f = &r.flows[0];
+    assert!(f.fallback && f.integrity_ok, "{}", r.to_text());
+    // SYN at 0, retransmitted at 1 s and 3 s, then a plain SYN at 7 s.
+    let t = f.completion_time_s.expect("finished");
+    assert!(
+        (7.0..9.0).contains(&t),
+        "completed at {t} s\n{}",
+        r.to_text()
+    );
 }
 
 /// A lone subflow whose data loses its DSS options on a duplicating, reordering path.

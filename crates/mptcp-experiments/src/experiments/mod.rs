@@ -5,6 +5,7 @@ mod backup;
 mod fairness;
 mod loss;
 mod rcvbuf;
+mod robustness;
 mod short_flows;
 mod timeline;
 mod wan;
@@ -53,6 +54,7 @@ pub fn all() -> Vec<Experiment> {
         wan::EXPERIMENT,
         backup::EXPERIMENT,
         short_flows::EXPERIMENT,
+        robustness::EXPERIMENT,
     ]
 }
 

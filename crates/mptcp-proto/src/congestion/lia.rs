@@ -7,7 +7,7 @@
 //! connection takes no more than one TCP flow on its best path would.
 
 use super::reno::Reno;
-use super::{CcView, Controller, PathInfo};
+use super::{coupled_paths, CcView, Controller, PathInfo};
 use crate::time::Instant;
 
 /// LIA congestion control for one subflow.
@@ -49,6 +49,24 @@ pub fn alpha(paths: &[PathInfo]) -> f64 {
     total * best / (sum * sum)
 }
 
+/// RFC 6356 §3: the window increase, in bytes, for `acked` bytes acknowledged on path `me`:
+/// `min(alpha * acked * MSS / cwnd_total, acked * MSS / cwnd_me)`.
+pub fn increase(paths: &[PathInfo], me: usize, acked: u64, mss: u64) -> f64 {
+    let Some(mine) = paths.get(me) else {
+        return 0.0;
+    };
+    let own = mine.cwnd.max(1) as f64;
+    let total = paths.iter().map(|p| p.cwnd as f64).sum::<f64>().max(own);
+    let coupled = alpha(paths) * acked as f64 * mss as f64 / total;
+    let uncoupled = acked as f64 * mss as f64 / own;
+    let inc = coupled.min(uncoupled);
+    if inc.is_finite() {
+        inc.max(0.0)
+    } else {
+        0.0
+    }
+}
+
 impl Controller for Lia {
     fn on_ack(&mut self, now: Instant, acked: u64, view: &CcView<'_>) {
         if acked == 0 {
@@ -62,32 +80,15 @@ impl Controller for Lia {
             }
         }
         let _ = now;
-        let mss = self.reno.mss64() as f64;
-        let own = self.reno.window().max(1) as f64;
-        let total: f64 = view
-            .paths
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                if i == view.me {
-                    own
-                } else if p.active {
-                    p.cwnd as f64
-                } else {
-                    0.0
-                }
-            })
-            .sum::<f64>()
-            .max(own);
-        let a = alpha(view.paths);
-        let coupled = a * acked as f64 * mss / total;
-        let uncoupled = acked as f64 * mss / own;
-        self.carry += coupled.min(uncoupled);
-        if self.carry >= 1.0 {
-            let whole = self.carry.floor();
-            self.carry -= whole;
-            self.reno.grow(whole as u64);
+        let (paths, me) = coupled_paths(view, self.reno.window(), 0);
+        if me.is_none() || paths.len() == 1 {
+            // Alone (or outside the view): LIA is Reno (RFC 6356 §3, alpha = 1), and Linux
+            // runs Reno's own congestion avoidance then.
+            self.reno.congestion_avoidance(acked);
+            return;
         }
+        let inc = increase(&paths, me.unwrap_or(0), acked, self.reno.mss64());
+        self.reno.apply_credit(&mut self.carry, inc);
     }
     fn on_congestion_event(&mut self, now: Instant, in_flight: u64, view: &CcView<'_>) {
         self.carry = 0.0;
@@ -158,17 +159,71 @@ mod tests {
             paths: &paths,
             me: 0,
         };
-        // One window of ACKs: Reno would add one MSS; LIA adds about
-        // alpha * cwnd * mss / total = 0.5 * 10000 * 1000 / 20000 = 250 bytes (a little less,
-        // as the total grows with each increase).
+        // Each 1000-byte ACK earns min(0.5 * 1000 * 1000 / 20000, 1000 * 1000 / 10000)
+        // = 25 bytes of credit: 39 ACKs leave the window alone (975 bytes), 41 (1025) add
+        // one whole MSS. Reno on one path adds one MSS per window (10 ACKs); two subflows each
+        // growing at a quarter of that make half of Reno for the connection.
+        assert!((increase(&paths, 0, 1000, 1000) - 25.0).abs() < 1e-9);
+        for _ in 0..39 {
+            lia.on_ack(Instant::ZERO, 1000, &view);
+        }
+        assert_eq!(lia.window(), 10_000);
+        lia.on_ack(Instant::ZERO, 1000, &view);
+        lia.on_ack(Instant::ZERO, 1000, &view);
+        assert_eq!(lia.window(), 11_000);
+    }
+
+    #[test]
+    fn lia_alone_is_exactly_reno() {
+        // One subflow (or a view without the caller): Reno's own byte counting, step for
+        // step, stretch ACKs included.
+        let mut lia = Lia::new(1000, 10_000);
+        let mut reno = Reno::new(1000, 10_000);
+        let acks = [1000u64, 2000, 500, 7000, 1000, 3000, 1000, 1000, 4000, 2500];
+        for round in 0..200 {
+            for (i, &a) in acks.iter().enumerate() {
+                let paths = [path(lia.window(), 100)];
+                let view = if i % 2 == 0 {
+                    CcView {
+                        paths: &paths,
+                        me: 0,
+                    }
+                } else {
+                    CcView { paths: &[], me: 0 }
+                };
+                lia.on_ack(Instant::ZERO, a, &view);
+                reno.on_ack(Instant::ZERO, a, &view);
+                assert_eq!(lia.window(), reno.window(), "round {round} ack {i}");
+            }
+            if round % 50 == 49 {
+                let paths = [path(lia.window(), 100)];
+                let view = CcView {
+                    paths: &paths,
+                    me: 0,
+                };
+                lia.on_congestion_event(Instant::ZERO, lia.window(), &view);
+                reno.on_congestion_event(Instant::ZERO, reno.window(), &view);
+            }
+        }
+        assert!(reno.window() > 10_000);
+    }
+
+    #[test]
+    fn lia_ignores_inactive_subflows() {
+        // The other subflow timed out: it is not counted, so this one is alone.
+        let mut lia = Lia::new(1000, 10_000);
+        lia.exit_slow_start();
+        let mut other = path(50_000, 100);
+        other.active = false;
+        let paths = [path(10_000, 100), other];
+        let view = CcView {
+            paths: &paths,
+            me: 0,
+        };
         for _ in 0..10 {
             lia.on_ack(Instant::ZERO, 1000, &view);
         }
-        assert!(
-            (10_245..=10_250).contains(&lia.window()),
-            "{}",
-            lia.window()
-        );
+        assert_eq!(lia.window(), 11_000);
     }
 
     #[test]

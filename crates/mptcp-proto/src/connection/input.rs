@@ -15,6 +15,9 @@ use crate::wire::{
 use smallvec::SmallVec;
 use std::net::SocketAddr;
 
+/// MP_FAILs repeated on ACKs after a checksum fallback until the peer answers.
+const MP_FAIL_REPEATS: u8 = 8;
+
 /// The options of one segment, sorted out once.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct SegOptions {
@@ -497,7 +500,7 @@ impl Connection {
             seg_off.saturating_add(seg_len) > sf.rcv_nxt && seg_off < sf.rcv_nxt + wnd.max(1)
         };
         if seg.flags.rst() {
-            self.on_rst(idx, seg_off, opts);
+            self.on_rst(now, idx, seg_off, opts);
             return;
         }
         if !acceptable {
@@ -517,7 +520,7 @@ impl Connection {
                 sf.syn_pending = true;
             } else {
                 // RFC 5961 §4: challenge ACK.
-                sf.ack_now = true;
+                sf.challenge_ack(now);
             }
             return;
         }
@@ -535,16 +538,31 @@ impl Connection {
         if !self.process_ack(now, idx, seg, seg_off, opts) {
             return;
         }
+        if self.mode == Mode::Tcp && self.mp_fail_repeats > 0 {
+            // After our MP_FAIL: the peer's MP_FAIL or infinite mapping answers it.
+            let infinite = opts
+                .dss
+                .is_some_and(|d| d.mapping.is_some_and(|m| m.data_len == 0));
+            if opts.fail.is_some() || infinite {
+                self.mp_fail_repeats = 0;
+                for sf in self.subflows.iter_mut() {
+                    sf.mp_fail = None;
+                    sf.mp_fail_due = false;
+                }
+                self.stats.mp_fail_rx += u64::from(opts.fail.is_some());
+                self.stats.infinite_map_rx += u64::from(infinite);
+            }
+        }
         if self.mode == Mode::Mptcp {
             self.process_mptcp_options(now, idx, seg, opts);
             if self
                 .subflows
                 .get(idx)
                 .is_none_or(|s| s.state == TcpState::Closed)
-                || self.closed.is_some()
-                    && self.mode == Mode::Mptcp
-                    && self.subflows[idx].reset_pending.is_some()
+                || self.subflows[idx].reset_pending.is_some()
             {
+                // Closed or condemned (e.g. a mapping that contradicts an earlier one): none
+                // of this segment's data may reach the stream.
                 return;
             }
         }
@@ -559,11 +577,13 @@ impl Connection {
     }
 
     /// RFC 5961 §3.2: a RST resets only when its sequence number is exactly RCV.NXT.
-    fn on_rst(&mut self, idx: usize, seg_off: u64, opts: &SegOptions) {
+    fn on_rst(&mut self, now: Instant, idx: usize, seg_off: u64, opts: &SegOptions) {
         let sf = &mut self.subflows[idx];
         if seg_off != sf.rcv_nxt {
             if seg_off > sf.rcv_nxt && seg_off < sf.rcv_nxt + self.config.recv_buffer as u64 {
-                sf.ack_now = true;
+                sf.challenge_ack(now);
+            } else {
+                sf.stats.rst_ignored += 1;
             }
             return;
         }
@@ -719,12 +739,9 @@ impl Connection {
         let initial_rtt = self.config.initial_rto;
         let sf = &mut self.subflows[idx];
         let ack_off = unwrap_seq(sf.snd_una, sf.iss, seg.ack);
-        if ack_off > sf.snd_max {
-            sf.ack_now = true;
-            return false;
-        }
-        if ack_off + sf.max_snd_wnd.max(65535) < sf.snd_una {
-            sf.ack_now = true;
+        // RFC 5961 §5.2: acceptable from SND.UNA - MAX.SND.WND to SND.NXT.
+        if ack_off > sf.snd_max || ack_off + sf.max_snd_wnd.max(65535) < sf.snd_una {
+            sf.challenge_ack(now);
             return false;
         }
         let wnd = u64::from(seg.window) << sf.snd_wscale;
@@ -856,6 +873,7 @@ impl Connection {
                 };
                 if map.data_len == 0 {
                     // Infinite mapping (RFC 8684 §3.7): the peer fell back.
+                    self.stats.infinite_map_rx += 1;
                     let sf = &self.subflows[idx];
                     let ssn = unwrap_seq(sf.rcv_nxt, SeqNum(0), SeqNum(map.ssn));
                     let data_off = dsn.0.wrapping_sub(self.remote_idsn.wrapping_add(1));
@@ -938,12 +956,23 @@ impl Connection {
                 sf.backup_remote = prio.backup;
             }
         }
-        if let Some(fail) = opts.fail {
+        if opts.fail.is_some() {
+            // RFC 8684 §3.7: our data failed the peer's checksum. Alone on one subflow with
+            // contiguous data: answer with MP_FAIL, send an infinite mapping and continue
+            // as TCP. Otherwise this subflow goes; its data is reinjected on the others.
             self.stats.mp_fail_rx += 1;
-            let _ = fail;
-            if self.live_subflows() == 1 {
+            if self.infinite_fallback_allowed() {
+                let dsn = self
+                    .remote_idsn
+                    .wrapping_add(1)
+                    .wrapping_add(self.recv.next_offset());
                 self.fall_back();
                 self.place_held_as_tcp();
+                self.send_infinite_map = true;
+                if let Some(sf) = self.subflows.get_mut(idx) {
+                    sf.mp_fail = Some(dsn);
+                    sf.mp_fail_due = true;
+                }
             } else if let Some(sf) = self.subflows.get_mut(idx) {
                 sf.request_reset(MpTcpRst::REASON_MIDDLEBOX, CloseReason::ProtocolError);
             }
@@ -999,6 +1028,11 @@ impl Connection {
     ) {
         let use_csum = self.checksum;
         let wants_pending = use_csum && checksum.is_some();
+        // The mapping must start before the furthest our window ever reached (data offset
+        // from the connection's start; a mapping below what was delivered is a retransmission
+        // and fine, one before the stream's start is not).
+        let doff = dsn.0.wrapping_sub(self.remote_idsn.wrapping_add(1));
+        let window_ok = doff < (1 << 62) && doff <= self.data_window_end();
         // Receive-side bytes already held (reassembly and checksum collection buffers).
         let held_rx = self.buffered_bytes() - self.send_buf.len();
         let recv_buffer = self.config.recv_buffer;
@@ -1019,12 +1053,31 @@ impl Connection {
         }
         let pos = sf.rx_maps.partition_point(|m| m.ssn < ssn);
         if let Some(m) = sf.rx_maps.get(pos) {
-            if m.ssn == ssn {
-                if m.dsn != dsn {
-                    sf.request_reset(MpTcpRst::REASON_MPTCP, CloseReason::ProtocolError);
-                }
+            if m.ssn == ssn && m.dsn == dsn {
                 return;
             }
+        }
+        // RFC 8684 §3.3.1: a mapping may repeat or overlap an earlier one only where both
+        // give the same DSN for the same subflow byte; and it must lie where our window
+        // lets the peer send. Anything else would corrupt the stream: reset the subflow
+        // (Linux: MPTcpExt DSSNotMatching, MP_TCPRST "MPTCP-specific error").
+        let overlap_ok = |m: &RxMap| {
+            let (s, e) = (m.ssn.max(ssn), m.ssn_end().min(end));
+            s >= e || m.dsn.0.wrapping_add(s - m.ssn) == dsn.0.wrapping_add(s - ssn)
+        };
+        let neighbours_ok = pos
+            .checked_sub(1)
+            .and_then(|p| sf.rx_maps.get(p))
+            .is_none_or(overlap_ok)
+            && sf
+                .rx_maps
+                .range(pos..)
+                .take_while(|m| m.ssn < end)
+                .all(overlap_ok);
+        if !neighbours_ok || !window_ok {
+            sf.request_reset(MpTcpRst::REASON_MPTCP, CloseReason::ProtocolError);
+            self.stats.dss_mapping_errors += 1;
+            return;
         }
         self.mapping_seen = true;
         let Some(sf) = self.subflows.get_mut(idx) else {
@@ -1283,12 +1336,16 @@ impl Connection {
                 let wire_len = (map.len + u32::from(map.data_fin)) as u16;
                 let ok = crypto::dss_checksum(map.dsn.0, ssn_rel, wire_len, buf) == expect;
                 let map_doff = map.dsn.0.wrapping_sub(remote_base);
+                let map_ssn = map.ssn;
                 let bytes = std::mem::take(buf);
                 map.pending = None;
                 if !ok {
                     self.stats.dss_checksum_errors += 1;
-                    self.on_checksum_failure(idx, map_doff);
-                    return 0;
+                    return if self.on_checksum_failure(idx, map_ssn, map_doff, &bytes) {
+                        n
+                    } else {
+                        0
+                    };
                 }
                 if map_doff.wrapping_sub(next) < (1 << 62) || map_doff < next {
                     let out = self.recv.insert(map_doff, &bytes);
@@ -1320,14 +1377,70 @@ impl Connection {
         n
     }
 
-    /// A DSS checksum failed (RFC 8684 §3.7): the subflow is reset with "middlebox
-    /// interference" and the peer reinjects its data on the other subflows. (The MP_FAIL +
-    /// infinite-mapping fallback for a lone subflow is not implemented yet: a lone subflow's
-    /// connection ends here.)
-    fn on_checksum_failure(&mut self, idx: usize, _data_off: u64) {
-        if let Some(sf) = self.subflows.get_mut(idx) {
-            sf.request_reset(MpTcpRst::REASON_MIDDLEBOX, CloseReason::ProtocolError);
+    /// Whether an infinite mapping may still replace MPTCP (as Linux's
+    /// `allow_infinite_fallback`): one subflow ever and no data sent twice, so subflow and
+    /// data sequence numbers map one to one on both sides.
+    fn infinite_fallback_allowed(&self) -> bool {
+        self.next_subflow_id == 1
+            && self.live_subflows() == 1
+            && self.stats.reinjected_bytes == 0
+            && self.stats.opportunistic_retransmissions == 0
+    }
+
+    /// A DSS checksum failed on the mapping at subflow offset `map_ssn`, data offset
+    /// `map_doff` (RFC 8684 §3.7). On a lone subflow whose data is contiguous up to the
+    /// mapping, fall back to TCP from the mapping's start: its bytes (as the middlebox left
+    /// them, as plain TCP would deliver them) and all that follows are the stream, and
+    /// MP_FAIL tells the peer, who answers with an infinite mapping. Otherwise the subflow is
+    /// reset with MP_FAIL and "middlebox interference"; the mapping is not DATA_ACKed, so
+    /// the peer sends it again on another subflow. Returns whether the bytes were taken.
+    fn on_checksum_failure(
+        &mut self,
+        idx: usize,
+        map_ssn: u64,
+        map_doff: u64,
+        bytes: &[u8],
+    ) -> bool {
+        let dsn = self.remote_idsn.wrapping_add(1).wrapping_add(map_doff);
+        let lone = self.infinite_fallback_allowed() && map_doff == self.recv.next_offset();
+        if !lone {
+            if let Some(sf) = self.subflows.get_mut(idx) {
+                sf.mp_fail = Some(dsn);
+                sf.request_reset(MpTcpRst::REASON_MIDDLEBOX, CloseReason::ProtocolError);
+            }
+            return false;
         }
+        self.fall_back();
+        self.rx_infinite = Some((map_ssn, map_doff));
+        let sf = &mut self.subflows[idx];
+        sf.mp_fail = Some(dsn);
+        sf.mp_fail_due = true;
+        self.mp_fail_repeats = MP_FAIL_REPEATS;
+        self.place_infinite(map_ssn, bytes);
+        // Later mappings' bytes collected while their checksums were pending.
+        let later: Vec<(u64, Vec<u8>)> = self.subflows[idx]
+            .rx_maps
+            .iter_mut()
+            .filter(|m| m.ssn >= map_ssn + bytes.len() as u64)
+            .filter_map(|m| {
+                let ssn = m.ssn;
+                m.pending.take().map(|(buf, have)| {
+                    have.iter()
+                        .filter_map(|(s, e)| {
+                            buf.get(s as usize..e as usize)
+                                .map(|b| (ssn + s, b.to_vec()))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .flatten()
+            .collect();
+        for (off, b) in later {
+            self.place_infinite(off, &b);
+        }
+        self.subflows[idx].rx_maps.clear();
+        self.place_held_as_tcp();
+        true
     }
 
     /// Drops receive mappings that are fully delivered.

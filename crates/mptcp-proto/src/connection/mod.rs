@@ -182,6 +182,12 @@ pub struct Connection {
     /// Opportunistic retransmission resent everything slower subflows held below this
     /// data offset.
     pub(crate) orp_high: u64,
+    /// After our checksum failure on a lone subflow: MP_FAILs still to repeat on ACKs
+    /// until the peer answers (MP_FAIL or infinite mapping), in case the first is lost.
+    pub(crate) mp_fail_repeats: u8,
+    /// After the peer's MP_FAIL on a lone subflow: the next data segment carries an
+    /// infinite mapping (RFC 8684 §3.7).
+    pub(crate) send_infinite_map: bool,
     /// Subflow to try first in `poll_transmit`.
     pub(crate) tx_cursor: usize,
     /// Reused buffer for payload copies.
@@ -267,6 +273,8 @@ impl Connection {
             close_reported: false,
             removed_tuples: Vec::new(),
             orp_high: 0,
+            mp_fail_repeats: 0,
+            send_infinite_map: false,
             mapping_seen: false,
             data_ack_seen: false,
             tx_cursor: 0,
@@ -558,6 +566,9 @@ impl Connection {
                 retransmits: s.stats.retransmits,
                 rto_count: s.stats.rto_count,
                 fast_recoveries: s.stats.fast_recoveries,
+                challenge_acks: s.stats.challenge_acks,
+                challenge_acks_limited: s.stats.challenge_acks_limited,
+                rst_ignored: s.stats.rst_ignored,
                 srtt: s.rtt.srtt(),
                 min_rtt: s.rtt.min_rtt(),
                 cwnd: s.cc.window(),

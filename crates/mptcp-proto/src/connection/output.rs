@@ -9,8 +9,8 @@ use crate::tcp::subflow::Timer;
 use crate::tcp::TcpState;
 use crate::time::Instant;
 use crate::wire::{
-    AddAddr, DataAck, Dss, DssMapping, IpRepr, MpCapable, MpFastclose, MpJoin, MpPrio, MpTcpRst,
-    MptcpOption, RemoveAddr, TcpFlags, TcpOption, TcpOptions, TcpRepr, IP_PROTO_TCP,
+    AddAddr, DataAck, Dss, DssMapping, IpRepr, MpCapable, MpFail, MpFastclose, MpJoin, MpPrio,
+    MpTcpRst, MptcpOption, RemoveAddr, TcpFlags, TcpOption, TcpOptions, TcpRepr, IP_PROTO_TCP,
 };
 use smallvec::SmallVec;
 
@@ -21,6 +21,8 @@ const WIDE_DSN: bool = false;
 
 /// Room for TCP options (RFC 9293: data offset at most 15 words).
 const MAX_OPTIONS: usize = 40;
+/// Option bytes of an infinite mapping (DSS with an 8-byte DSN and a checksum field).
+const INFINITE_MAP_LEN: usize = 20;
 
 /// Appends an option followed by NOPs so the option area stays 4-byte aligned.
 fn push_aligned(opts: &mut TcpOptions, used: &mut usize, opt: TcpOption) {
@@ -89,7 +91,7 @@ impl Connection {
         if sf.probe_now {
             return Some(self.emit_control(now, idx, buf, Control::Probe));
         }
-        if sf.ack_now || self.signal_due_on(now, idx) {
+        if sf.ack_now || sf.mp_fail_due || self.signal_due_on(now, idx) {
             return Some(self.emit_control(now, idx, buf, Control::Ack));
         }
         None
@@ -329,7 +331,10 @@ impl Connection {
             base + (4 - base % 4) % 4
         };
         let mss = sf.mss as usize;
+        // After the peer's MP_FAIL: the first new segment carries the infinite mapping.
+        let infinite_map = !mptcp && self.send_infinite_map;
         let (room_plain, room_mapped) = if !mptcp {
+            let used = used + if infinite_map { INFINITE_MAP_LEN } else { 0 };
             (mss.saturating_sub(used), mss.saturating_sub(used))
         } else if first_data {
             // MP_CAPABLE with data on every segment until the handshake completes.
@@ -361,6 +366,25 @@ impl Connection {
         self.push_timestamp(idx, now, &mut opts, &mut used);
         // The mapping of this segment.
         let mut mptcp_opt = None;
+        if infinite_map && plan.len > 0 {
+            // RFC 8684 §3.7: data length 0, retroactive from where subflow and data
+            // sequence numbers started to map one to one.
+            if let Some((ssn0, d0)) = self.tx_infinite {
+                mptcp_opt = Some(MptcpOption::Dss(Dss {
+                    data_ack: None,
+                    mapping: Some(DssMapping {
+                        dsn: self.local_idsn.wrapping_add(1).wrapping_add(d0),
+                        wide: true,
+                        ssn: ssn0 as u32,
+                        data_len: 0,
+                        checksum: self.checksum.then_some(0),
+                    }),
+                    data_fin: false,
+                }));
+                self.send_infinite_map = false;
+                self.stats.infinite_map_tx += 1;
+            }
+        }
         if starts_mapping {
             let (map_ssn, map_data, map_len, cached) = {
                 let m = self.subflows[idx].mapping_at(plan.start)?;
@@ -597,6 +621,21 @@ impl Connection {
                 self.conn_timers[super::ConnTimer::DataFin as usize] = Some(now + rto);
             }
             Control::Ack | Control::Probe => {
+                if let Some(dsn) = self.subflows[idx].mp_fail {
+                    push_aligned(
+                        &mut opts,
+                        &mut used,
+                        TcpOption::Mptcp(MptcpOption::MpFail(MpFail { dsn })),
+                    );
+                    self.stats.mp_fail_tx += 1;
+                    let sf = &mut self.subflows[idx];
+                    sf.mp_fail_due = false;
+                    if self.mp_fail_repeats > 0 {
+                        self.mp_fail_repeats -= 1;
+                    } else {
+                        sf.mp_fail = None;
+                    }
+                }
                 let want_sack =
                     self.subflows[idx].sack_ok && !self.subflows[idx].rcv_ooo.is_empty();
                 if mptcp && self.fully_established {
@@ -743,6 +782,15 @@ impl Connection {
                 &mut used,
                 TcpOption::Mptcp(MptcpOption::MpTcpRst(MpTcpRst { flags: 0, reason })),
             );
+            // RFC 8684 §3.7: a subflow reset for a checksum failure carries MP_FAIL.
+            if let Some(dsn) = self.subflows[idx].mp_fail.take() {
+                push_aligned(
+                    &mut opts,
+                    &mut used,
+                    TcpOption::Mptcp(MptcpOption::MpFail(MpFail { dsn })),
+                );
+                self.stats.mp_fail_tx += 1;
+            }
         }
         let sf = &self.subflows[idx];
         let repr = TcpRepr {

@@ -76,14 +76,19 @@ impl Connection {
         };
         let port = aa.port.unwrap_or(first.remote.port());
         let addr = SocketAddr::new(aa.addr, port);
-        if self
+        if let Some(&(id, a)) = self
             .remote_addrs
             .iter()
-            .any(|(id, a)| *id == aa.addr_id || *a == addr)
+            .find(|(id, a)| *id == aa.addr_id || *a == addr)
         {
+            // A retransmission repeats both; anything else conflicts with what we keep.
+            if (id, a) != (aa.addr_id, addr) {
+                self.stats.add_addr_dropped += 1;
+            }
             return;
         }
         if self.remote_addrs.len() >= self.config.max_remote_addrs {
+            self.stats.add_addr_dropped += 1;
             return;
         }
         self.remote_addrs.push((aa.addr_id, addr));

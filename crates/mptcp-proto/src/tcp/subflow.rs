@@ -246,6 +246,14 @@ pub struct Subflow {
     pub backup_remote: bool,
     /// An MP_PRIO should be sent on this subflow.
     pub send_mp_prio: bool,
+    /// The second (since the clock's origin) `challenge_count` is about.
+    pub challenge_second: u64,
+    /// Challenge ACKs sent in that second (RFC 5961 §7 throttle).
+    pub challenge_count: u32,
+    /// An MP_FAIL with this DSN goes on the next ACK (or the RST) of this subflow.
+    pub mp_fail: Option<u64>,
+    /// That MP_FAIL has not gone out yet: send a pure ACK for it.
+    pub mp_fail_due: bool,
     /// May carry data written `trusted_only` (local address in `trusted_addrs`, or set by
     /// the application).
     pub trusted: bool,
@@ -318,6 +326,9 @@ impl HyStart {
     }
 }
 
+/// Most challenge ACKs a subflow sends per second (RFC 5961 §7).
+pub const CHALLENGE_ACKS_PER_SEC: u32 = 100;
+
 /// Raw counters kept by a subflow.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SubflowCounters {
@@ -335,6 +346,12 @@ pub struct SubflowCounters {
     pub rto_count: u64,
     /// Fast recoveries.
     pub fast_recoveries: u64,
+    /// Challenge ACKs sent (RFC 5961; TcpExt TCPChallengeACK).
+    pub challenge_acks: u64,
+    /// Challenge ACKs not sent because of the rate limit (RFC 5961 §7).
+    pub challenge_acks_limited: u64,
+    /// RSTs ignored for a sequence number outside the window (RFC 5961 §3.2).
+    pub rst_ignored: u64,
 }
 
 /// What to put in the next segment of a subflow.
@@ -426,6 +443,10 @@ impl Subflow {
             backup_local: false,
             backup_remote: false,
             send_mp_prio: false,
+            challenge_second: 0,
+            challenge_count: 0,
+            mp_fail: None,
+            mp_fail_due: false,
             trusted: false,
             redundant_next: 0,
             stale: false,
@@ -933,6 +954,24 @@ impl Subflow {
                 continue;
             }
             self.lost_again.insert(s.max(self.snd_una), e);
+        }
+    }
+
+    /// Answers a RST, SYN or ACK out of place with a challenge ACK (RFC 5961 §3-5), at most
+    /// [`CHALLENGE_ACKS_PER_SEC`] a second so that a blind attacker cannot turn us into
+    /// an ACK reflector (§7).
+    pub fn challenge_ack(&mut self, now: Instant) {
+        let second = now.as_millis() / 1000;
+        if self.challenge_second != second {
+            self.challenge_second = second;
+            self.challenge_count = 0;
+        }
+        if self.challenge_count < CHALLENGE_ACKS_PER_SEC {
+            self.challenge_count += 1;
+            self.ack_now = true;
+            self.stats.challenge_acks += 1;
+        } else {
+            self.stats.challenge_acks_limited += 1;
         }
     }
 

@@ -10,6 +10,7 @@ mod script;
 
 mod data;
 mod handshake;
+mod hostile;
 mod join;
 mod signal;
 mod tcp;
