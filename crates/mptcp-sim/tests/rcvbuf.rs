@@ -71,6 +71,7 @@ fn min_rtt_never_falls_below_the_fast_path_alone() {
             );
         }
     }
+    println!("{report}");
     assert!(
         worst >= 1.0 - TOLERANCE,
         "min-rtt fell more than {:.0} % below TCP on the fast path:\n{report}",

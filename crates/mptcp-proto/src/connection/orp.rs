@@ -25,7 +25,7 @@ use crate::time::Instant;
 use smallvec::SmallVec;
 
 /// Largest mapping: the data-level length field is 16 bits.
-const MAX_MAPPING: u64 = 64 * 1024 - 1024;
+const MAX_MAPPING: u64 = crate::scheduler::MAX_CHUNK;
 
 /// Whether the connection-level window holds new data back: less than a segment (`mss`)
 /// of the peer's receive window is left beyond `data_nxt` while data waits for it, or the

@@ -16,7 +16,7 @@ use crate::time::{Duration, Instant};
 use smallvec::SmallVec;
 
 /// Largest mapping: the data-level length field is 16 bits.
-const MAX_MAPPING: u64 = 64 * 1024 - 1024;
+const MAX_MAPPING: u64 = crate::scheduler::MAX_CHUNK;
 
 /// Most chunks assigned per scheduling pass (the next `poll_transmit` goes on).
 const ROUNDS: usize = 64;

@@ -160,9 +160,13 @@ pub fn restrict_to_trusted(views: &mut [SubflowView]) {
     }
 }
 
-/// Bytes the connection assigns to `view` in one decision about `available` bytes: its
-/// free window rounded up to whole segments (so a small window still sends full ones), at
-/// least one segment.
+/// Most bytes the connection assigns in one decision: one DSS mapping (its data-level
+/// length field is 16 bits). A larger free window is filled by further decisions.
+pub const MAX_CHUNK: u64 = 64 * 1024 - 1024;
+
+/// Bytes the connection offers `view` in one decision about `available` bytes: its free
+/// window rounded up to whole segments (so a small window still sends full ones), at least
+/// one segment; the connection assigns at most [`MAX_CHUNK`] of them at once.
 pub fn chunk_len(view: &SubflowView, available: u64) -> u64 {
     let mss = view.mss.max(1);
     available.min(view.space.div_ceil(mss).max(1) * mss)
