@@ -9,6 +9,10 @@ use mptcp_sim::scenario::FlowKind;
 use mptcp_sim::{RunOptions, Scenario};
 use std::time::Duration;
 
+/// Shortfall against TCP on the fast path that the notes do not count as falling below
+/// it: MPTCP's DSS option and join traffic (as in `mptcp-sim/tests/rcvbuf.rs`).
+const TOLERANCE: f64 = 0.03;
+
 pub const EXPERIMENT: Experiment = Experiment {
     name: "rcvbuf",
     title: "Receive buffer versus RTT difference",
@@ -67,14 +71,23 @@ fn run(base: &Scenario, runner: &Runner) -> Result<Outcome, String> {
     ]);
     let mut series: Vec<Series> = Vec::new();
     let mut below = Vec::new();
+    // (ratio to TCP on the fast path, description) of min-rtt's worst point.
+    let mut worst: Option<(f64, String)> = None;
     for ((sch, extra, b), r) in keys.iter().zip(runs) {
         let f = &r.flows[0];
         check_integrity(&format!("{sch} extra={extra}ms buffer={b}KB"), f)?;
         let g = mbps(f.bytes_delivered, r.sim_time_s);
         let bi = BUFFERS_KB.iter().position(|x| x == b).unwrap_or(0);
         let mb = *b as f64 / 1000.0;
-        if *sch == "min-rtt" && g < single[bi] {
-            below.push(format!("+{extra} ms, {mb} MB: {g:.1} < {:.1}", single[bi]));
+        if *sch == "min-rtt" {
+            let ratio = g / single[bi].max(f64::MIN_POSITIVE);
+            let point = format!("+{extra} ms, {mb} MB: {g:.1} against {:.1}", single[bi]);
+            if ratio < 1.0 - TOLERANCE {
+                below.push(point.clone());
+            }
+            if worst.as_ref().is_none_or(|(w, _)| ratio < *w) {
+                worst = Some((ratio, point));
+            }
         }
         table.push(vec![
             (*sch).into(),
@@ -102,12 +115,22 @@ fn run(base: &Scenario, runner: &Runner) -> Result<Outcome, String> {
             .map(|(b, g)| (*b as f64 / 1000.0, *g))
             .collect(),
     });
+    let worst = worst.map_or(String::new(), |(r, p)| {
+        format!(" (worst: {p} Mbit/s, {:.1} %)", (r - 1.0) * 100.0)
+    });
     let notes = vec![if below.is_empty() {
-        "min-rtt (with opportunistic retransmission and penalisation) never fell below TCP on \
-         the fast path alone"
-            .to_string()
+        format!(
+            "min-rtt (with opportunistic retransmission, penalisation and its window guard) \
+             never fell more than {:.0} % below TCP on the fast path alone{worst}; the DSS \
+             option costs MPTCP about 1.4 % of the payload per segment",
+            TOLERANCE * 100.0
+        )
     } else {
-        format!("min-rtt below the fast path alone: {}", below.join("; "))
+        format!(
+            "min-rtt more than {:.0} % below the fast path alone: {}",
+            TOLERANCE * 100.0,
+            below.join("; ")
+        )
     }];
     Ok(Outcome {
         table,

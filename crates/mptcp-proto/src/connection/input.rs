@@ -361,9 +361,12 @@ impl Connection {
         self.negotiate_syn_options(idx, seg, opts, true);
         {
             let sf = &mut self.subflows[idx];
-            if let (Some((_, tsecr)), true) = (opts.timestamp, sf.ts_ok) {
-                let _ = tsecr;
-            }
+            // RFC 7323 RTTM: the SYN/ACK echoes the SYN it answers, so even after a SYN
+            // retransmission (no sample by Karn's rule) the handshake measures the RTT.
+            // Without it a join that needed a retransmitted SYN (a path that just came
+            // back) starts on the initial RTT guess, and the scheduler's window guard
+            // takes it for a very slow path.
+            sf.ts_echo = opts.timestamp.filter(|_| sf.ts_ok).map(|(_, ecr)| ecr);
             sf.snd_wnd = u64::from(seg.window) << sf.snd_wscale;
             sf.snd_wl1 = 0;
             sf.snd_wl2 = 1;

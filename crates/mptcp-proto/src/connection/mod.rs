@@ -3,11 +3,13 @@
 //!
 //! This file holds the state and the application-facing calls; the stages live beside it:
 //! `input` (segments in), `output` (segments out), `timers`, `signal` (ADD_ADDR,
-//! REMOVE_ADDR, MP_PRIO, FASTCLOSE), `schedule` (assigning data to subflows), `pm` (the
+//! REMOVE_ADDR, MP_PRIO, FASTCLOSE), `schedule` (assigning data to subflows), `orp`
+//! (opportunistic retransmission and penalisation), `pm` (the
 //! path manager's view, events and actions).
 
 mod autotune;
 pub(crate) mod input;
+mod orp;
 pub(crate) mod output;
 mod pm;
 pub mod reassembly;
@@ -177,8 +179,9 @@ pub struct Connection {
     pub(crate) data_ack_seen: bool,
     /// A DSS mapping (or MP_CAPABLE with data) was received at least once.
     pub(crate) mapping_seen: bool,
-    /// Data offset last resent by opportunistic retransmission.
-    pub(crate) orp_done_for: Option<u64>,
+    /// Opportunistic retransmission resent everything slower subflows held below this
+    /// data offset.
+    pub(crate) orp_high: u64,
     /// After our checksum failure on a lone subflow: MP_FAILs still to repeat on ACKs
     /// until the peer answers (MP_FAIL or infinite mapping), in case the first is lost.
     pub(crate) mp_fail_repeats: u8,
@@ -269,7 +272,7 @@ impl Connection {
             closed: None,
             close_reported: false,
             removed_tuples: Vec::new(),
-            orp_done_for: None,
+            orp_high: 0,
             mp_fail_repeats: 0,
             send_infinite_map: false,
             mapping_seen: false,

@@ -4,7 +4,7 @@
 //! Each decision concerns one run of the send buffer (bytes with the same `trusted_only`
 //! flag and, for a scheduler that reads data ages, write time; see [`super::send_buffer`]): data marked `trusted_only` is only
 //! offered to trusted subflows, whatever the scheduler, and so are its reinjections and
-//! opportunistic retransmissions. A redundant scheduler's copies are made in
+//! opportunistic retransmissions (`super::orp`). A redundant scheduler's copies are made in
 //! [`Connection::schedule_redundant`].
 
 use super::{ConnTimer, Connection, Mode};
@@ -16,7 +16,7 @@ use crate::time::{Duration, Instant};
 use smallvec::SmallVec;
 
 /// Largest mapping: the data-level length field is 16 bits.
-const MAX_MAPPING: u64 = 64 * 1024 - 1024;
+const MAX_MAPPING: u64 = crate::scheduler::MAX_CHUNK;
 
 /// Most chunks assigned per scheduling pass (the next `poll_transmit` goes on).
 const ROUNDS: usize = 64;
@@ -112,6 +112,8 @@ impl Connection {
                 index: i,
                 srtt: s.rtt.srtt().unwrap_or(initial_rtt),
                 rttvar: s.rtt.rttvar(),
+                min_rtt: s.rtt.min_rtt().unwrap_or(initial_rtt),
+                recovering: s.recovery.is_some(),
                 cwnd: s.cc.window(),
                 space: s.cwnd_space().saturating_sub(s.unsent()),
                 outstanding: s.map_end.saturating_sub(s.snd_una),
@@ -145,6 +147,14 @@ impl Connection {
 
     /// MPTCP: ask the scheduler for each chunk.
     fn schedule_mptcp(&mut self, now: Instant) {
+        let bounds = self.rto_bounds();
+        for sf in self
+            .subflows
+            .iter_mut()
+            .filter(|s| s.state.is_synchronized())
+        {
+            sf.restart_if_idle(now, bounds);
+        }
         let nagle = self.config.nagle;
         let redundant = self.scheduler.redundant();
         let mut views: SmallVec<[SubflowView; 8]> = SmallVec::new();
@@ -310,79 +320,6 @@ impl Connection {
                 self.subflows[i].redundant_next = end;
             }
         }
-    }
-
-    /// When the peer's receive window blocks new data, the data at its left edge is stuck on
-    /// a slow or lossy subflow: send it again on the fastest subflow with room and halve the
-    /// window of the subflow that holds it (opportunistic retransmission and penalisation,
-    /// Raiciu et al., NSDI 2012; seed 001 §4).
-    fn opportunistic_retransmission(&mut self, now: Instant) {
-        let blocked = self.data_nxt >= self.snd_wnd_edge && self.data_nxt > self.data_una;
-        if !blocked || self.orp_done_for == Some(self.data_una) || !self.reinject.is_empty() {
-            return;
-        }
-        let una = self.data_una;
-        let Some((attrs, run_end)) = self.send_buf.attrs_at(una) else {
-            return;
-        };
-        // The subflow whose unacknowledged mapping holds the blocking byte.
-        let holder = self.subflows.iter().position(|s| {
-            s.state != TcpState::Closed
-                && s.tx_maps.iter().any(|m| {
-                    m.data <= una
-                        && una < m.data + u64::from(m.len)
-                        && m.ssn + (una - m.data) >= s.snd_una
-                })
-        });
-        let Some(holder) = holder else { return };
-        let initial_rtt = self.config.initial_rto;
-        let best = self
-            .subflows
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| {
-                *i != holder
-                    && self.subflow_usable(s)
-                    && !s.stale
-                    && s.cwnd_space() > s.unsent()
-                    && (s.trusted || !attrs.trusted_only)
-            })
-            .min_by_key(|(i, s)| (s.rtt.srtt().unwrap_or(initial_rtt), *i))
-            .map(|(i, _)| i);
-        let Some(best) = best else { return };
-        let holder_rtt = self.subflows[holder].rtt.srtt().unwrap_or(initial_rtt);
-        let best_rtt = self.subflows[best].rtt.srtt().unwrap_or(initial_rtt);
-        let holder_stuck = self.subflows[holder].recovery.is_some() || self.subflows[holder].stale;
-        if best_rtt >= holder_rtt && !holder_stuck {
-            return;
-        }
-        self.orp_done_for = Some(una);
-        self.stats.opportunistic_retransmissions += 1;
-        let sf = &self.subflows[best];
-        let len = u64::from(sf.payload_hint.max(1))
-            .min(self.data_nxt - una)
-            .min(run_end - una);
-        if self.reinject.insert(una, una + len) {
-            self.stats.reinjected_bytes += len;
-        }
-        // Penalise the holder at most once per its RTT.
-        let h = &mut self.subflows[holder];
-        if h.recovery.is_none() && h.last_penalty.is_none_or(|t| now - t >= holder_rtt) {
-            h.last_penalty = Some(now);
-            let pipe = h.pipe();
-            let paths = [h.path_info(initial_rtt)];
-            let view = crate::congestion::CcView {
-                paths: &paths,
-                me: 0,
-            };
-            h.cc.on_congestion_event(now, pipe, &view);
-        }
-        // Assign the reinjection now, on the chosen subflow.
-        let sf = &mut self.subflows[best];
-        let ssn = sf.map_end;
-        sf.push_mapping(TxMap::new(ssn, una, len as u32));
-        sf.map_end += len;
-        self.reinject.remove_below(una + len);
     }
 
     /// Whether some subflow can carry data-level signalling.

@@ -44,6 +44,11 @@ pub struct SubflowView {
     pub srtt: Duration,
     /// RTT variation (RFC 6298 RTTVAR).
     pub rttvar: Duration,
+    /// Smallest RTT seen (the initial guess before any sample): the RTT without queueing.
+    pub min_rtt: Duration,
+    /// In loss recovery: `srtt` gets no new sample until it ends, so it may still include
+    /// a queue the loss has drained.
+    pub recovering: bool,
     /// Congestion window, bytes.
     pub cwnd: u64,
     /// Bytes it could take now (free congestion window minus data already queued on it).
@@ -163,9 +168,13 @@ pub fn restrict_to_trusted(views: &mut [SubflowView]) {
     }
 }
 
-/// Bytes the connection assigns to `view` in one decision about `available` bytes: its
-/// free window rounded up to whole segments (so a small window still sends full ones), at
-/// least one segment.
+/// Most bytes the connection assigns in one decision: one DSS mapping (its data-level
+/// length field is 16 bits). A larger free window is filled by further decisions.
+pub const MAX_CHUNK: u64 = 64 * 1024 - 1024;
+
+/// Bytes the connection offers `view` in one decision about `available` bytes: its free
+/// window rounded up to whole segments (so a small window still sends full ones), at least
+/// one segment; the connection assigns at most [`MAX_CHUNK`] of them at once.
 pub fn chunk_len(view: &SubflowView, available: u64) -> u64 {
     let mss = view.mss.max(1);
     available.min(view.space.div_ceil(mss).max(1) * mss)
@@ -347,6 +356,8 @@ pub(crate) mod tests {
             index,
             srtt: Duration::from_millis(rtt_ms),
             rttvar: Duration::ZERO,
+            min_rtt: Duration::from_millis(rtt_ms),
+            recovering: false,
             cwnd: 10_000,
             space,
             outstanding: 10_000 - space.min(10_000),

@@ -708,6 +708,19 @@ impl Subflow {
         self.tx_maps.get_mut(idx).filter(|m| m.ssn <= off)
     }
 
+    /// Applies the restart window (RFC 5681 §4.1) if nothing is in flight and no new data
+    /// went out for longer than an RTO. Sending does it anyway; the connection also does it
+    /// before scheduling, so that the scheduler never hands an idle subflow a window's worth
+    /// of data that it will then only send at the restart window's pace.
+    pub fn restart_if_idle(&mut self, now: Instant, bounds: (Duration, Duration, Duration)) {
+        if self.snd_nxt == self.snd_una
+            && self.sent_times.is_empty()
+            && now - self.last_tx > self.current_rto(bounds.0, bounds.1, bounds.2)
+        {
+            self.cc.on_idle_restart(now);
+        }
+    }
+
     /// Records that `[start, start + len)` (plus FIN) went out at `now`.
     pub fn on_sent(
         &mut self,
@@ -741,12 +754,7 @@ impl Subflow {
                 }
             }
         } else {
-            if self.snd_nxt == self.snd_una
-                && self.sent_times.is_empty()
-                && now - self.last_tx > self.current_rto(bounds.0, bounds.1, bounds.2)
-            {
-                self.cc.on_idle_restart(now);
-            }
+            self.restart_if_idle(now, bounds);
             self.sent_times.push_back((end, now, false));
             self.snd_nxt = end;
             self.last_tx = now;
