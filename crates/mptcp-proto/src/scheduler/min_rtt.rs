@@ -21,6 +21,9 @@
 //! Mbit/s) but stalls the faster one when the window is just below what both need
 //! (experiment rcvbuf, +100 ms and 1 MB: 88 Mbit/s, against 96 for TCP on the fast path).
 //!
+//! Subflows count as faster only below two thirds of the slower one's RTT: paths of about
+//! the same RTT do not block one another.
+//!
 //! A subflow without an RTT sample is judged on the initial guess (`initial_rto`, 1 s):
 //! when its join SYN was retransmitted (a path of more than 1 s RTT) it has none, and
 //! giving it data anyway would hold a small window's edge for over a second.
@@ -46,8 +49,22 @@ impl MinRtt {
     /// the queue the loss drained, and `cwnd / srtt` would underestimate the rate by up to
     /// half, just when the fast subflow has no room and the slow one is asked.
     pub fn faster_bytes(views: &[SubflowView], slow: &SubflowView) -> u64 {
-        let faster = || preferred(views).filter(|f| f.index != slow.index && f.srtt < slow.srtt);
-        let hold = slow.srtt.as_nanos();
+        // Only markedly faster subflows count: between paths of about the same RTT data
+        // holds the window no longer on one than on the other (and a subflow back from an
+        // outage, its RTT estimate a little stale, must not be shut out for it).
+        // The slower subflow's RTT, but never above twice its minimum: a smoothed RTT
+        // inflated by one odd sample (after an outage) would otherwise shut the subflow
+        // out, and a subflow given nothing takes no sample to correct it.
+        let slow_rtt = if slow.min_rtt > Duration::ZERO {
+            slow.srtt.min(slow.min_rtt.saturating_mul(2))
+        } else {
+            slow.srtt
+        };
+        let faster = || {
+            preferred(views)
+                .filter(|f| f.index != slow.index && f.srtt.saturating_mul(3) / 2 < slow_rtt)
+        };
+        let hold = slow_rtt.as_nanos();
         faster()
             .map(|f| {
                 let rtt_f = if f.recovering {
