@@ -19,9 +19,9 @@ pub const EXPERIMENT: Experiment = Experiment {
     run,
 };
 
-/// Runs per point when a path has a random element (loss, reordering, duplication): seeds
-/// `seed` to `seed + SEEDS - 1`, averaged. Without one, the seed changes nothing (keys and
-/// ports only) and one run says it all.
+/// Runs per point when a path has a random element (loss, reordering, duplication, sender
+/// jitter, on by default): seeds `seed` to `seed + SEEDS - 1`, averaged. Without one, the
+/// seed changes nothing (keys and ports only) and one run says it all.
 const SEEDS: u64 = 5;
 
 /// Shortest run per point: the congestion windows' sawtooth and the way the two paths'
@@ -101,10 +101,9 @@ fn run(base: &Scenario, runner: &Runner) -> Result<Outcome, String> {
         s.duration = s.duration.max(MIN_DURATION);
         variants.push(s);
     }
-    let random = base
-        .paths
-        .iter()
-        .any(|p| p.loss > 0.0 || p.reorder > 0.0 || p.duplicate > 0.0);
+    let random = base.paths.iter().any(|p| {
+        p.loss > 0.0 || p.reorder > 0.0 || p.duplicate > 0.0 || p.jitter != Some(Duration::ZERO)
+    });
     let seeds = if random { SEEDS } else { 1 };
     let opts = RunOptions {
         sample_interval: Some(SAMPLE),

@@ -40,13 +40,24 @@ impl Scheduler for ActiveBackup {
         self.retry = None;
         let age = input.oldest_unsent_age;
         let Some(delay) = self.expiration else {
-            return MinRtt::choose(input.views);
+            return MinRtt::guard(input.views, input, MinRtt::choose(input.views));
         };
         if age >= delay {
-            return lowest_rtt(input.views.iter().filter(|v| v.usable && v.space > 0))
-                .map(|v| v.index);
+            // Expired data: as the default scheduler with no subflow marked backup, its
+            // window guard included.
+            let unmarked: smallvec::SmallVec<[super::SubflowView; 8]> = input
+                .views
+                .iter()
+                .map(|v| super::SubflowView {
+                    backup: false,
+                    ..*v
+                })
+                .collect();
+            let pick =
+                lowest_rtt(unmarked.iter().filter(|v| v.usable && v.space > 0)).map(|v| v.index);
+            return MinRtt::guard(&unmarked, input, pick);
         }
-        let pick = MinRtt::choose(input.views);
+        let pick = MinRtt::guard(input.views, input, MinRtt::choose(input.views));
         if pick.is_none() && input.views.iter().any(|v| v.usable && v.space > 0) {
             // Only a backup has room: it may take the data once the data expires.
             self.retry = Some(input.now + (delay - age));

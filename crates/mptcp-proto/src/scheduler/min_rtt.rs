@@ -99,18 +99,30 @@ impl MinRtt {
     }
 }
 
-impl Scheduler for MinRtt {
-    fn select(&mut self, input: &SchedulerInput<'_>) -> Option<usize> {
-        let pick = MinRtt::choose(input.views)?;
-        let v = input.views.iter().find(|v| v.index == pick)?;
+impl MinRtt {
+    /// `pick` unless the window guard (module documentation) holds it back, judged among
+    /// `views`.
+    pub fn guard(
+        views: &[SubflowView],
+        input: &SchedulerInput<'_>,
+        pick: Option<usize>,
+    ) -> Option<usize> {
+        let pick = pick?;
+        let v = views.iter().find(|v| v.index == pick)?;
         // The chunk actually assigned (one mapping at most): a slower subflow whose whole
         // free window would not fit may still take part of it, decision by decision.
         let chunk = super::chunk_len(v, input.available).min(super::MAX_CHUNK);
-        if MinRtt::would_block(input.views, v, chunk, input.send_window) {
+        if MinRtt::would_block(views, v, chunk, input.send_window) {
             None
         } else {
             Some(pick)
         }
+    }
+}
+
+impl Scheduler for MinRtt {
+    fn select(&mut self, input: &SchedulerInput<'_>) -> Option<usize> {
+        MinRtt::guard(input.views, input, MinRtt::choose(input.views))
     }
     fn name(&self) -> &'static str {
         "min-rtt"
